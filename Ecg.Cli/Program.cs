@@ -1,0 +1,47 @@
+using System.Reflection;
+using Ecg.Cli.Commands;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Ecg.Cli;
+
+public static class Program
+{
+    /// <summary>The tool's version, from the assembly's informational version (set in Directory.Build.props).</summary>
+    public static string Version =>
+        typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]
+        ?? "unknown";
+
+    public static int Main(string[] args)
+    {
+        var app = new CommandApp();
+        app.Configure(config =>
+        {
+            config.SetApplicationName("ecg");
+            config.SetApplicationVersion(Version);
+            config.ValidateExamples();
+            config.UseStrictParsing(); // unknown options are errors, not silently ignored
+            config.AddCommand<DoctorCommand>("doctor")
+                .WithDescription("Check this machine: .NET, TorchSharp's native library, compute devices, CPU threads, the PTB-XL folder.")
+                .WithExample("doctor", "--data", "../shared/ptbxl-sample");
+            // Bad input gets a one-line reason and a non-zero exit code, not a stack trace.
+            config.SetExceptionHandler((exception, _) =>
+            {
+                var message = exception is CommandAppException ? exception.Message : $"{exception.GetType().Name}: {exception.Message}";
+                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {message}");
+                return exception is CommandAppException ? ExitCodes.BadUsage : ExitCodes.Failure;
+            });
+        });
+        return app.Run(args);
+    }
+}
+
+/// <summary>Exit codes scripts can rely on.</summary>
+public static class ExitCodes
+{
+    public const int Success = 0;
+    /// <summary>The work failed: bad data, missing files, a failed check.</summary>
+    public const int Failure = 1;
+    /// <summary>The command line was wrong: unknown command or option, bad value.</summary>
+    public const int BadUsage = 2;
+}
