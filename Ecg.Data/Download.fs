@@ -74,6 +74,14 @@ type DownloadProgress =
       EstimatedRemaining: Nullable<TimeSpan>
       CurrentFile: string }
 
+    /// One console line, e.g. "Files 120/43,598 (0 failed), 12.3 MB at 2.1 MB/s, ETA 00:05:12".
+    override this.ToString() =
+        let eta = if this.EstimatedRemaining.HasValue then this.EstimatedRemaining.Value.ToString(@"hh\:mm\:ss") else "?"
+        let total = if this.BytesTotal > 0L then sprintf " of %.1f MB" (float this.BytesTotal / 1e6) else ""
+        sprintf "%O %d/%d (%d failed, %d already present), %.1f MB%s at %.2f MB/s, ETA %s"
+            this.Stage this.FilesCompleted this.FilesTotal this.FilesFailed this.FilesSkipped
+            (float this.BytesReceived / 1e6) total (this.BytesPerSecond / 1e6) eta
+
 type DownloadFailureKind =
     /// The file arrived but its SHA-256 differs from SHA256SUMS.txt on every attempt.
     | ChecksumMismatch = 0
@@ -194,6 +202,8 @@ type private ProgressTracker(progress: IProgress<DownloadProgress>, interval: Ti
             skipped <- 0
             failed <- 0)
     member _.SetBytesTotal(value) = lock gate (fun () -> bytesTotal <- value)
+    /// Only the archive is one file whose length is the whole job, so only then is a byte total known.
+    member _.IsArchiveStage = stage = DownloadStage.Archive
     member this.AddBytes(count: int, file: string) =
         Interlocked.Add(&bytes, int64 count) |> ignore
         this.Report(file, false)
@@ -297,6 +307,8 @@ module private Transfer =
                             elif not resumes && response.Content.Headers.ContentLength.HasValue then
                                 response.Content.Headers.ContentLength
                             else Nullable()
+                        if tracker.IsArchiveStage && expectedLength.HasValue then
+                            tracker.SetBytesTotal(tracker.Bytes + expectedLength.Value - (if resumes then offset else 0L))
                         // A 200 after a Range request means the server ignored it: FileMode.Create restarts the file.
                         let mode = if resumes then FileMode.Append else FileMode.Create
                         use file = new FileStream(partPath, mode, FileAccess.Write, FileShare.None, 1 <<< 16, true)

@@ -40,6 +40,7 @@ let fixture =
          if not (Directory.Exists recordsDir) then
              failwithf "PTB-XL sample not found at %s (set PTBXL_SAMPLE_DIR to a folder with records100/ and the CSVs)" sampleDir
          let root = Path.Combine(Path.GetTempPath(), "ecg-download-fixture-" + Guid.NewGuid().ToString("N"))
+         AppDomain.CurrentDomain.ProcessExit.Add(fun _ -> try Directory.Delete(root, true) with _ -> ())
          let dataDir = Path.Combine(root, projectFolder)
          let copy (relative: string) =
              let destination = Path.Combine(dataDir, relative)
@@ -369,9 +370,15 @@ let tests =
             options.Mode <- DownloadMode.WholeArchive
             options.ArchiveUrl <- server.Url f.ZipUrlPath
             options.KeepArchive <- false
-            let summary = PtbXlDownloader.Download options
+            let progress = RecordingProgress ignore
+            let summary = PtbXlDownloader.Download(options, progress)
             Expect.isTrue summary.Succeeded (sprintf "no failures: %A" summary.Failures)
             Expect.equal summary.FilesDownloaded f.Files100.Length "every 100 Hz file extracted"
+            let zipLength = FileInfo(Path.Combine(f.Root, f.ZipUrlPath)).Length
+            let archiveReports = progress.Reports |> Array.filter (fun p -> p.Stage = DownloadStage.Archive)
+            Expect.isTrue (archiveReports |> Array.exists (fun p -> p.BytesTotal = zipLength)) "the zip's size is known while it downloads"
+            Expect.isTrue (archiveReports |> Array.exists (fun p -> string p <> "")) "progress formats as text"
+            Expect.isTrue (progress.Reports |> Array.exists (fun p -> p.Stage = DownloadStage.Extract)) "extraction is reported"
             expectIdentical f target f.Files100
             Expect.isFalse (Directory.Exists(Path.Combine(target, "records500"))) "500 Hz entries not extracted"
             let zipRequests = server.Requests |> Array.filter (fun (p, _) -> p = f.ZipUrlPath) |> Array.map snd
