@@ -81,6 +81,8 @@ Target.create "Test" (fun _ ->
         |> List.filter (fun project ->
             let name = Path.GetFileNameWithoutExtension project
             let assembly = Path.Combine(Path.GetDirectoryName project, "bin", configuration, "net10.0", name + ".dll")
+            if not (File.Exists assembly) then
+                failwithf "%s was not built: add %s to %s" assembly project solution
             Trace.log (sprintf "Running %s" name)
             let result = DotNet.exec id assembly "--summary"
             not result.OK)
