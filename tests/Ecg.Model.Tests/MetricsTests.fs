@@ -325,3 +325,69 @@ let reportTests =
             Expect.stringContains e2.Message "predictions[record 0, class 1] = 3" "names record and class"
         }
     ]
+
+[<Tests>]
+let setMetricTests =
+    testList "Metrics.SetMetrics" [
+        test "multilabel confusion equals sklearn multilabel_confusion_matrix" {
+            // multilabel_confusion_matrix(Y, P).tolist() on fixture(42, 60)
+            let expected =
+                [ [ [ 25L; 9L ]; [ 11L; 15L ] ]; [ [ 23L; 15L ]; [ 6L; 16L ] ]; [ [ 28L; 32L ]; [ 0L; 0L ] ]
+                  [ [ 26L; 27L ]; [ 4L; 3L ] ]; [ [ 39L; 0L ]; [ 21L; 0L ] ] ]
+            let toLists (m: int64[,]) = [ [ m.[0, 0]; m.[0, 1] ]; [ m.[1, 0]; m.[1, 1] ] ]
+            let actual = MultilabelConfusion.PerClass(small.Labels, small.Predictions, 5) |> Array.map (fun c -> toLists (c.ToMatrix())) |> List.ofArray
+            Expect.equal actual expected "per class [[tn, fp], [fn, tp]]"
+            // multilabel_confusion_matrix(Y, P, samplewise=True)[:4].tolist()
+            let perRecord = MultilabelConfusion.PerRecord(small.Labels, small.Predictions, 5) |> Array.take 4 |> Array.map (fun c -> toLists (c.ToMatrix())) |> List.ofArray
+            Expect.equal perRecord
+                [ [ [ 2L; 1L ]; [ 1L; 1L ] ]; [ [ 2L; 2L ]; [ 0L; 1L ] ]; [ [ 4L; 0L ]; [ 1L; 0L ] ]; [ [ 2L; 1L ]; [ 1L; 1L ] ] ]
+                "samplewise"
+        }
+
+        test "Hamming loss and subset accuracy equal sklearn" {
+            // hamming_loss(Y, P), accuracy_score(Y, P) on fixture(42, 60) and fixture(7, 300)
+            Expect.equal (HammingLoss.Compute(small.Labels, small.Predictions, 5)) 0.4166666666666667 "hamming 60"
+            Expect.equal (ExactMatch.Compute(small.Labels, small.Predictions, 5)) 0.016666666666666666 "exact 60"
+            Expect.equal (HammingLoss.Compute(larger.Labels, larger.Predictions, 5)) 0.37333333333333335 "hamming 300"
+            Expect.equal (ExactMatch.Compute(larger.Labels, larger.Predictions, 5)) 0.07666666666666666 "exact 300"
+        }
+
+        test "Jaccard per class and averages equal sklearn jaccard_score" {
+            // jaccard_score(Y, P, average=avg) on fixture(42, 60)
+            expectAllClose (Jaccard.PerClass(small.Labels, small.Predictions, 5))
+                [| 0.42857142857142855; 0.43243243243243246; 0.0; 0.08823529411764706; 0.0 |] "per class"
+            expectClose (Jaccard.Samples(small.Labels, small.Predictions, 5)) 0.21388888888888888 "samples"
+            expectClose (Jaccard.Macro(small.Labels, small.Predictions, 5)) 0.18984783102430164 "macro"
+            expectClose (Jaccard.Micro(small.Labels, small.Predictions, 5)) 0.2138364779874214 "micro"
+            expectClose (Jaccard.Weighted(small.Labels, small.Predictions, 5)) 0.27992128572623926 "weighted"
+            // fixture(7, 300): jaccard_score(Y2, P2, average='samples'); pairwise summation gives the same last bit
+            Expect.equal (Jaccard.Samples(larger.Labels, larger.Predictions, 5)) 0.20499999999999996 "samples 300"
+            // jaccard_score(zeros((3, 2)), zeros((3, 2)), average='samples' | 'macro') -> 0.0
+            let z = Array.zeroCreate<byte> 6
+            Expect.equal (Jaccard.Samples(z, z, 2)) 0.0 "empty sets score 0"
+            Expect.equal (Jaccard.Macro(z, z, 2)) 0.0 "empty classes score 0"
+        }
+
+        test "binary accuracy equals Keras binary_accuracy (score > 0.5) and 1 - Hamming loss" {
+            // np.mean(Y == (S > 0.5)) on fixture(42, 60) and fixture(7, 300)
+            Expect.equal (BinaryAccuracy.Compute(small.Scores, small.Labels, 5)) 0.6133333333333333 "60 x 5"
+            Expect.equal (BinaryAccuracy.Compute(larger.Scores, larger.Labels, 5)) 0.6546666666666666 "300 x 5"
+            // strict: a score of exactly 0.5 predicts 0
+            Expect.equal (BinaryAccuracy.Compute([| 0.5f; 0.5f |], [| 0uy; 1uy |], 1)) 0.5 "0.5 is negative"
+            expectClose (BinaryAccuracy.FromPredictions(small.Labels, small.Predictions, 5))
+                (1.0 - HammingLoss.Compute(small.Labels, small.Predictions, 5)) "1 - hamming"
+        }
+
+        testProperty "micro precision and recall match their definitions from the confusion counts" <| fun (entries: (bool * bool) list) ->
+            let labels = entries |> List.map (fun (y, _) -> if y then 1uy else 0uy) |> Array.ofList
+            let predictions = entries |> List.map (fun (_, p) -> if p then 1uy else 0uy) |> Array.ofList
+            let n = labels.Length - labels.Length % 3
+            let labels, predictions = labels.[.. n - 1], predictions.[.. n - 1]
+            let tp = Array.fold2 (fun acc y p -> acc + (if y = 1uy && p = 1uy then 1 else 0)) 0 labels predictions
+            let predicted = Array.sumBy int predictions
+            let actual = Array.sumBy int labels
+            let m = PrecisionRecallF1.Micro(labels, predictions, 3)
+            m.Precision = (if predicted = 0 then 0.0 else float tp / float predicted)
+            && m.Recall = (if actual = 0 then 0.0 else float tp / float actual)
+            && Jaccard.Micro(labels, predictions, 3) = (if predicted + actual - tp = 0 then 0.0 else float tp / float (predicted + actual - tp))
+    ]
