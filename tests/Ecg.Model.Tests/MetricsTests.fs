@@ -192,7 +192,9 @@ let rocAucTests =
             expectClose r.Upper (quantile 0.9) "upper"
         }
 
-        test "per-class AUC on 20,000 x 5 is fast (measured, reported)" {
+        // Sequenced so parallel tests do not share the measurement; the printed number is wall time
+        // (Debug build, shared machine) and is reported, not asserted, to avoid a flaky test.
+        testSequenced <| test "per-class AUC on 20,000 x 5 is fast (measured, reported)" {
             let rows, classes = 20_000, 5
             let random = Random 5
             let labels = Array.init (rows * classes) (fun _ -> if random.NextDouble() < 0.2 then 1uy else 0uy)
