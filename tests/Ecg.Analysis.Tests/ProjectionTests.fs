@@ -42,6 +42,14 @@ let tests =
             printfn "UMAP 400x20: trustworthiness %.4f (umap-learn 0.9513), init %s, %.1f s" t r.Initialisation sw.Elapsed.TotalSeconds
             Expect.isGreaterThanOrEqual t (0.9513491547464239 - 0.02) "trustworthiness"
         }
+        test "UMAP uses the spectral initialisation on a connected neighbour graph" {
+            // One Gaussian blob gives a connected 15-NN graph; the 400 x 20 five-blob fixture above does
+            // not (it falls back to PCA initialisation).
+            let x = blobs 300 5 1 1.0 1.0 21UL
+            let r = Umap.fit { UmapOptions.Default with Epochs = 100 } x
+            Expect.equal r.Initialisation "spectral" "initialisation"
+            Expect.isGreaterThan (Trustworthiness.compute 10 x r.Embedding) 0.8 "trustworthiness"
+        }
         test "UMAP smooth kNN distances hit log2(k)" {
             let d = [| [| 0.0; 1.0; 1.5; 2.0; 2.2; 3.0 |] |]
             let rho, sigma = Umap.smoothKnnDistances d
