@@ -1,0 +1,57 @@
+namespace Ecg.Analysis
+
+open System
+open System.Threading.Tasks
+
+/// Embeddings and other feature matrices are held as rows: `float[][]` (double[][] from C#),
+/// one array per record, all of the same length. These helpers convert and check them.
+[<AbstractClass; Sealed>]
+type FeatureMatrix =
+    /// Rows of a rectangular (N, D) array.
+    static member OfArray2D(values: float[,]) : float[][] =
+        Array.init (Array2D.length1 values) (fun i -> Array.init (Array2D.length2 values) (fun j -> values.[i, j]))
+
+    /// Rows of a flat row-major float32 buffer of shape (rows, columns), e.g. a tensor's data.
+    static member OfRowMajor(values: float32[], rows: int, columns: int) : float[][] =
+        if isNull values then nullArg "values"
+        if rows < 0 || columns < 0 || values.Length <> rows * columns then
+            invalidArg "values" (sprintf "row-major buffer has %d values, expected rows %d x columns %d" values.Length rows columns)
+        Array.init rows (fun i -> Array.init columns (fun j -> float values.[i * columns + j]))
+
+    /// A rectangular (N, D) array of the rows.
+    static member ToArray2D(rows: float[][]) : float[,] =
+        let d = if rows.Length = 0 then 0 else rows.[0].Length
+        Array2D.init rows.Length d (fun i j -> rows.[i].[j])
+
+    /// Throws a clear error unless `rows` is non-empty, rectangular and finite; returns the column count.
+    static member Validate(rows: float[][], name: string) : int =
+        if isNull rows then nullArg name
+        if rows.Length = 0 then invalidArg name (sprintf "%s has no rows" name)
+        let d = if isNull rows.[0] then 0 else rows.[0].Length
+        if d = 0 then invalidArg name (sprintf "%s row 0 has no columns" name)
+        rows |> Array.iteri (fun i r ->
+            if isNull r || r.Length <> d then
+                invalidArg name (sprintf "%s row %d has %d columns, row 0 has %d" name i (if isNull r then 0 else r.Length) d)
+            for j in 0 .. d - 1 do
+                if not (Double.IsFinite r.[j]) then
+                    invalidArg name (sprintf "%s row %d column %d is %g (must be finite)" name i j r.[j]))
+        d
+
+    /// Squared Euclidean distance between two rows.
+    static member SquaredDistance(a: float[], b: float[]) : float =
+        let mutable s = 0.0
+        for j in 0 .. a.Length - 1 do
+            let t = a.[j] - b.[j]
+            s <- s + t * t
+        s
+
+    /// The full (N, N) matrix of squared Euclidean distances, computed in parallel.
+    static member SquaredDistances(rows: float[][]) : float[][] =
+        let n = rows.Length
+        let result = Array.init n (fun _ -> Array.zeroCreate<float> n)
+        Parallel.For(0, n, fun i ->
+            let ri = rows.[i]
+            let out = result.[i]
+            for j in 0 .. n - 1 do
+                if j <> i then out.[j] <- FeatureMatrix.SquaredDistance(ri, rows.[j])) |> ignore
+        result
