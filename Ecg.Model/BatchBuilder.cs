@@ -43,11 +43,9 @@ internal sealed class BatchBuilder
         using var stored = tensor(staging.AsSpan(0, needed).ToArray(), new long[] { count, length, leads });
         using var channelsFirst = stored.permute(0, 2, 1);
         var result = channelsFirst.contiguous();
+        // In-place ops return the same tensor: nothing new to dispose.
         if (standardisation.Kind != "none")
-        {
-            using var centred = result.sub_((float)standardisation.Mean);
-            centred.div_((float)standardisation.Std);
-        }
+            result.sub_((float)standardisation.Mean).div_((float)standardisation.Std);
         return device.type == DeviceType.CPU ? result : MoveTo(result);
     }
 
