@@ -161,11 +161,8 @@ public static class RocAuc
 
     internal static double MeanOfDefined(double[] values)
     {
-        double sum = 0.0;
-        int count = 0;
-        foreach (double v in values)
-            if (!double.IsNaN(v)) { sum += v; count++; }
-        return count == 0 ? double.NaN : sum / count;
+        double[] defined = values.Where(v => !double.IsNaN(v)).ToArray();
+        return defined.Length == 0 ? double.NaN : NumpySum.Mean(defined);
     }
 
     /// <summary>Sorts both arrays in place by score and returns the AUC.</summary>

@@ -208,3 +208,186 @@ let rocAucTests =
             Expect.all auc (fun a -> a > 0.6 && a < 0.9) "separated classes give AUC well above 0.5"
         }
     ]
+
+let classNames = [| "NORM"; "MI"; "STTC"; "CD"; "HYP" |]
+
+let expectScores (actual: PrfScores) (p: float, r: float, f: float) (what: string) =
+    expectClose actual.Precision p $"{what} precision"
+    expectClose actual.Recall r $"{what} recall"
+    expectClose actual.F1 f $"{what} f1"
+
+[<Tests>]
+let reportTests =
+    testList "Metrics.ClassificationReport" [
+        test "per-class precision, recall, F1 and support equal sklearn" {
+            // precision_recall_fscore_support(Y, P, average=None) on fixture(42, 60)
+            let expected =
+                [| 0.625, 0.5769230769230769, 0.6
+                   0.5161290322580645, 0.7272727272727273, 0.6037735849056604
+                   0.0, 0.0, 0.0
+                   0.1, 0.42857142857142855, 0.16216216216216217
+                   0.0, 0.0, 0.0 |]
+            let actual = PrecisionRecallF1.PerClass(small.Labels, small.Predictions, small.Classes)
+            Array.iteri2 (fun i a e -> expectScores a e $"class {i}") actual expected
+            let report = ClassificationReport.Compute(small.Labels, small.Predictions, classNames)
+            Expect.equal (report.Classes |> Seq.map (fun r -> r.Support) |> List.ofSeq) [ 26L; 22L; 0L; 7L; 21L ] "support"
+        }
+
+        test "micro, macro, weighted and samples averages equal sklearn" {
+            // precision_recall_fscore_support(Y, P, average=avg)[:3] on fixture(42, 60)
+            expectScores (PrecisionRecallF1.Micro(small.Labels, small.Predictions, 5))
+                (0.2905982905982906, 0.4473684210526316, 0.3523316062176166) "micro"
+            expectScores (PrecisionRecallF1.Macro(small.Labels, small.Predictions, 5))
+                (0.2482258064516129, 0.34655344655344655, 0.27318714941356453) "macro"
+            expectScores (PrecisionRecallF1.Weighted(small.Labels, small.Predictions, 5))
+                (0.3724320882852292, 0.4473684210526316, 0.39497571056657454) "weighted"
+            expectScores (PrecisionRecallF1.Samples(small.Labels, small.Predictions, 5))
+                (0.25833333333333336, 0.3694444444444444, 0.28444444444444444) "samples"
+            expectClose (PrecisionRecallF1.MicroPrecision(small.Labels, small.Predictions, 5)) 0.2905982905982906 "micro precision helper"
+            expectClose (PrecisionRecallF1.MicroRecall(small.Labels, small.Predictions, 5)) 0.4473684210526316 "micro recall helper"
+            let report = ClassificationReport.Compute(small.Labels, small.Predictions, classNames)
+            Expect.equal report.SamplesAverage.Support 76L "average support is the total support"
+            expectClose report.WeightedAverage.F1 0.39497571056657454 "report weighted f1"
+        }
+
+        test "without any positive label every average is 0 (sklearn zero_division default)" {
+            // Y = zeros((4, 2)); P = [[0,1],[0,0],[0,0],[0,0]]:
+            // precision_recall_fscore_support(Y, P, average='weighted' | 'samples' | 'micro' | 'macro') -> (0.0, 0.0, 0.0)
+            let y = Array.zeroCreate<byte> 8
+            let p = [| 0uy; 1uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy |]
+            for s in [ PrecisionRecallF1.Weighted(y, p, 2); PrecisionRecallF1.Samples(y, p, 2)
+                       PrecisionRecallF1.Micro(y, p, 2); PrecisionRecallF1.Macro(y, p, 2) ] do
+                Expect.equal s (PrfScores(0.0, 0.0, 0.0)) "all zero"
+        }
+
+        test "ToText equals sklearn classification_report text, digits 2 and 4" {
+            // print(classification_report(Y, P, target_names=['NORM','MI','STTC','CD','HYP'])) on fixture(42, 60);
+            // note 0.625 -> "0.62": Python rounds the exact binary value half to even.
+            let expected2 =
+                "              precision    recall  f1-score   support\n\n"
+                + "        NORM       0.62      0.58      0.60        26\n"
+                + "          MI       0.52      0.73      0.60        22\n"
+                + "        STTC       0.00      0.00      0.00         0\n"
+                + "          CD       0.10      0.43      0.16         7\n"
+                + "         HYP       0.00      0.00      0.00        21\n\n"
+                + "   micro avg       0.29      0.45      0.35        76\n"
+                + "   macro avg       0.25      0.35      0.27        76\n"
+                + "weighted avg       0.37      0.45      0.39        76\n"
+                + " samples avg       0.26      0.37      0.28        76\n"
+            // ... and with digits=4
+            let expected4 =
+                "              precision    recall  f1-score   support\n\n"
+                + "        NORM     0.6250    0.5769    0.6000        26\n"
+                + "          MI     0.5161    0.7273    0.6038        22\n"
+                + "        STTC     0.0000    0.0000    0.0000         0\n"
+                + "          CD     0.1000    0.4286    0.1622         7\n"
+                + "         HYP     0.0000    0.0000    0.0000        21\n\n"
+                + "   micro avg     0.2906    0.4474    0.3523        76\n"
+                + "   macro avg     0.2482    0.3466    0.2732        76\n"
+                + "weighted avg     0.3724    0.4474    0.3950        76\n"
+                + " samples avg     0.2583    0.3694    0.2844        76\n"
+            let report = ClassificationReport.Compute(small.Labels, small.Predictions, classNames)
+            Expect.equal (report.ToText()) expected2 "digits=2"
+            Expect.equal (report.ToText 4) expected4 "digits=4"
+        }
+
+        test "ToText widens for long names and rounds exact halves to even, like sklearn" {
+            // Y = [[1,1]]*8 + [[0,0]]; P = [[1,1],[0,1],[0,1]] + [[0,0]]*5 + [[1,0]]
+            // classification_report(Y, P, target_names=['left_bundle_branch_block','x'], digits=2 and 3)
+            let y = Array.append (Array.create 16 1uy) [| 0uy; 0uy |]
+            let p = Array.concat [ [| 1uy; 1uy; 0uy; 1uy; 0uy; 1uy |]; Array.zeroCreate 10; [| 1uy; 0uy |] ]
+            let report = ClassificationReport.Compute(y, p, [| "left_bundle_branch_block"; "x" |])
+            Expect.equal (report.ToText 2)
+                ("                          precision    recall  f1-score   support\n\nleft_bundle_branch_block       0.50      0.12      0.20         8\n                       x       1.00      0.38      0.55         8\n\n               micro avg       0.80      0.25      0.38        16\n               macro avg       0.75      0.25      0.37        16\n            weighted avg       0.75      0.25      0.37        16\n             samples avg       0.33      0.22      0.26        16\n")
+                "digits=2"
+            Expect.equal (report.ToText 3)
+                ("                          precision    recall  f1-score   support\n\nleft_bundle_branch_block      0.500     0.125     0.200         8\n                       x      1.000     0.375     0.545         8\n\n               micro avg      0.800     0.250     0.381        16\n               macro avg      0.750     0.250     0.373        16\n            weighted avg      0.750     0.250     0.373        16\n             samples avg      0.333     0.222     0.259        16\n")
+                "digits=3"
+        }
+
+        test "CSV and JSON carry the same numbers as the rows" {
+            let report = ClassificationReport.Compute(small.Labels, small.Predictions, classNames)
+            let csv = report.ToCsv().Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            Expect.equal csv.[0] "name,precision,recall,f1-score,support" "header"
+            Expect.equal csv.Length 10 "header + 5 classes + 4 averages"
+            Expect.equal csv.[1] "NORM,0.625,0.5769230769230769,0.6,26" "first class, round-trip numbers"
+            Expect.equal csv.[9] "samples avg,0.25833333333333336,0.3694444444444444,0.28444444444444444,76" "samples avg"
+            use json = System.Text.Json.JsonDocument.Parse(report.ToJson())
+            let weighted = json.RootElement.GetProperty "weighted avg"
+            Expect.equal (weighted.GetProperty("f1-score").GetDouble()) 0.39497571056657454 "weighted f1 (sklearn output_dict)"
+            Expect.equal (json.RootElement.GetProperty("CD").GetProperty("support").GetInt64()) 7L "CD support"
+        }
+
+        test "mismatched shapes and non-binary values are rejected with the field named" {
+            let e = Expect.throwsC (fun () -> ClassificationReport.Compute([| 0uy; 1uy |], [| 0uy; 1uy; 1uy |], 1) |> ignore) id
+            Expect.stringContains e.Message "predictions" "names the field"
+            let e2 = Expect.throwsC (fun () -> PrecisionRecallF1.Micro([| 0uy; 1uy |], [| 0uy; 3uy |], 2) |> ignore) id
+            Expect.stringContains e2.Message "predictions[record 0, class 1] = 3" "names record and class"
+        }
+    ]
+
+[<Tests>]
+let setMetricTests =
+    testList "Metrics.SetMetrics" [
+        test "multilabel confusion equals sklearn multilabel_confusion_matrix" {
+            // multilabel_confusion_matrix(Y, P).tolist() on fixture(42, 60)
+            let expected =
+                [ [ [ 25L; 9L ]; [ 11L; 15L ] ]; [ [ 23L; 15L ]; [ 6L; 16L ] ]; [ [ 28L; 32L ]; [ 0L; 0L ] ]
+                  [ [ 26L; 27L ]; [ 4L; 3L ] ]; [ [ 39L; 0L ]; [ 21L; 0L ] ] ]
+            let toLists (m: int64[,]) = [ [ m.[0, 0]; m.[0, 1] ]; [ m.[1, 0]; m.[1, 1] ] ]
+            let actual = MultilabelConfusion.PerClass(small.Labels, small.Predictions, 5) |> Array.map (fun c -> toLists (c.ToMatrix())) |> List.ofArray
+            Expect.equal actual expected "per class [[tn, fp], [fn, tp]]"
+            // multilabel_confusion_matrix(Y, P, samplewise=True)[:4].tolist()
+            let perRecord = MultilabelConfusion.PerRecord(small.Labels, small.Predictions, 5) |> Array.take 4 |> Array.map (fun c -> toLists (c.ToMatrix())) |> List.ofArray
+            Expect.equal perRecord
+                [ [ [ 2L; 1L ]; [ 1L; 1L ] ]; [ [ 2L; 2L ]; [ 0L; 1L ] ]; [ [ 4L; 0L ]; [ 1L; 0L ] ]; [ [ 2L; 1L ]; [ 1L; 1L ] ] ]
+                "samplewise"
+        }
+
+        test "Hamming loss and subset accuracy equal sklearn" {
+            // hamming_loss(Y, P), accuracy_score(Y, P) on fixture(42, 60) and fixture(7, 300)
+            Expect.equal (HammingLoss.Compute(small.Labels, small.Predictions, 5)) 0.4166666666666667 "hamming 60"
+            Expect.equal (ExactMatch.Compute(small.Labels, small.Predictions, 5)) 0.016666666666666666 "exact 60"
+            Expect.equal (HammingLoss.Compute(larger.Labels, larger.Predictions, 5)) 0.37333333333333335 "hamming 300"
+            Expect.equal (ExactMatch.Compute(larger.Labels, larger.Predictions, 5)) 0.07666666666666666 "exact 300"
+        }
+
+        test "Jaccard per class and averages equal sklearn jaccard_score" {
+            // jaccard_score(Y, P, average=avg) on fixture(42, 60)
+            expectAllClose (Jaccard.PerClass(small.Labels, small.Predictions, 5))
+                [| 0.42857142857142855; 0.43243243243243246; 0.0; 0.08823529411764706; 0.0 |] "per class"
+            expectClose (Jaccard.Samples(small.Labels, small.Predictions, 5)) 0.21388888888888888 "samples"
+            expectClose (Jaccard.Macro(small.Labels, small.Predictions, 5)) 0.18984783102430164 "macro"
+            expectClose (Jaccard.Micro(small.Labels, small.Predictions, 5)) 0.2138364779874214 "micro"
+            expectClose (Jaccard.Weighted(small.Labels, small.Predictions, 5)) 0.27992128572623926 "weighted"
+            // fixture(7, 300): jaccard_score(Y2, P2, average='samples'); pairwise summation gives the same last bit
+            Expect.equal (Jaccard.Samples(larger.Labels, larger.Predictions, 5)) 0.20499999999999996 "samples 300"
+            // jaccard_score(zeros((3, 2)), zeros((3, 2)), average='samples' | 'macro') -> 0.0
+            let z = Array.zeroCreate<byte> 6
+            Expect.equal (Jaccard.Samples(z, z, 2)) 0.0 "empty sets score 0"
+            Expect.equal (Jaccard.Macro(z, z, 2)) 0.0 "empty classes score 0"
+        }
+
+        test "binary accuracy equals Keras binary_accuracy (score > 0.5) and 1 - Hamming loss" {
+            // np.mean(Y == (S > 0.5)) on fixture(42, 60) and fixture(7, 300)
+            Expect.equal (BinaryAccuracy.Compute(small.Scores, small.Labels, 5)) 0.6133333333333333 "60 x 5"
+            Expect.equal (BinaryAccuracy.Compute(larger.Scores, larger.Labels, 5)) 0.6546666666666666 "300 x 5"
+            // strict: a score of exactly 0.5 predicts 0
+            Expect.equal (BinaryAccuracy.Compute([| 0.5f; 0.5f |], [| 0uy; 1uy |], 1)) 0.5 "0.5 is negative"
+            expectClose (BinaryAccuracy.FromPredictions(small.Labels, small.Predictions, 5))
+                (1.0 - HammingLoss.Compute(small.Labels, small.Predictions, 5)) "1 - hamming"
+        }
+
+        testProperty "micro precision and recall match their definitions from the confusion counts" <| fun (entries: (bool * bool) list) ->
+            let labels = entries |> List.map (fun (y, _) -> if y then 1uy else 0uy) |> Array.ofList
+            let predictions = entries |> List.map (fun (_, p) -> if p then 1uy else 0uy) |> Array.ofList
+            let n = labels.Length - labels.Length % 3
+            let labels, predictions = labels.[.. n - 1], predictions.[.. n - 1]
+            let tp = Array.fold2 (fun acc y p -> acc + (if y = 1uy && p = 1uy then 1 else 0)) 0 labels predictions
+            let predicted = Array.sumBy int predictions
+            let actual = Array.sumBy int labels
+            let m = PrecisionRecallF1.Micro(labels, predictions, 3)
+            m.Precision = (if predicted = 0 then 0.0 else float tp / float predicted)
+            && m.Recall = (if actual = 0 then 0.0 else float tp / float actual)
+            && Jaccard.Micro(labels, predictions, 3) = (if predicted + actual - tp = 0 then 0.0 else float tp / float (predicted + actual - tp))
+    ]
