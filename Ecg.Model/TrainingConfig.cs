@@ -1,0 +1,151 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Ecg.Model;
+
+/// <summary>
+/// Every hyperparameter of a training run, serialised as the session's config.json.
+/// Enumerated choices are lower-case strings so the file reads like the CLI options.
+/// </summary>
+public sealed record TrainingConfig
+{
+    /// <summary>Name of the preset this config started from ("seed", "benchmark" or "custom").</summary>
+    public string Preset { get; init; } = "seed";
+
+    /// <summary>Architecture, looked up in <see cref="ModelFactory"/>.</summary>
+    public string Model { get; init; } = ModelFactory.CrossLeadCnn;
+
+    /// <summary>"torch" (torch's BatchNorm momentum and initialisation) or "keras" (the original Keras model's).</summary>
+    public string LayerSettings { get; init; } = "torch";
+
+    /// <summary>"adam" or "adamw" (decoupled weight decay).</summary>
+    public string Optimizer { get; init; } = "adam";
+
+    public double LearningRate { get; init; } = 1e-4;
+    public double Beta1 { get; init; } = 0.9;
+    public double Beta2 { get; init; } = 0.999;
+    public double Epsilon { get; init; } = 1e-7;
+    public double WeightDecay { get; init; } = 0.0;
+    public int BatchSize { get; init; } = 512;
+    public int Epochs { get; init; } = 100;
+
+    /// <summary>
+    /// Peak learning rate of a one-cycle schedule (then <see cref="LearningRate"/> is not used: the rate rises from
+    /// max/25 to max over the first 30% of steps and anneals to max/25e4, as torch's OneCycleLR); null keeps
+    /// <see cref="LearningRate"/> constant.
+    /// </summary>
+    public double? OneCycleMaxLearningRate { get; init; }
+
+    /// <summary>Weigh positives by negatives/positives per class, counted on the training set (BCE pos_weight).</summary>
+    public bool ClassWeights { get; init; }
+
+    /// <summary>Length in samples of the random crop each training record is cut to; null trains on the full record.</summary>
+    public int? CropLength { get; init; }
+
+    /// <summary>Evaluation window length in samples; null evaluates the full record in one pass.</summary>
+    public int? EvalWindow { get; init; }
+
+    /// <summary>Step between evaluation windows in samples.</summary>
+    public int? EvalStride { get; init; }
+
+    /// <summary>How window outputs combine into one record's probabilities; only "max" exists.</summary>
+    public string EvalAggregation { get; init; } = "max";
+
+    /// <summary>"none", or "global": one mean and standard deviation over all training samples and leads.</summary>
+    public string Standardisation { get; init; } = "none";
+
+    public long Seed { get; init; } = 42;
+
+    /// <summary>"auto", "cpu" or "cuda" (see <see cref="Devices"/>).</summary>
+    public string Device { get; init; } = "auto";
+
+    /// <summary>Stop after this many epochs without a better validation macro AUC; null never stops early.</summary>
+    public int? EarlyStoppingPatience { get; init; }
+
+    /// <summary>Threads torch may use on CPU; null uses every core.</summary>
+    public int? Threads { get; init; }
+
+    /// <summary>
+    /// The original notebooks' last session: Adam lr 1e-4, betas 0.9/0.999, eps 1e-7 (Keras's), batch 512,
+    /// 100 epochs, whole 10 s records, no standardisation.
+    /// </summary>
+    public static TrainingConfig SeedPreset { get; } = new();
+
+    /// <summary>
+    /// The PTB-XL benchmark recipe: random 2.5 s crops, 2.5 s windows with 1.25 s stride aggregated by max
+    /// at evaluation, one global standardisation fitted on training data, AdamW with weight decay 1e-2,
+    /// one-cycle to lr 1e-2, batch 128, 50 epochs. Crop and window lengths are for 100 Hz; see <see cref="ForSamplingRate"/>.
+    /// </summary>
+    public static TrainingConfig BenchmarkPreset { get; } = new()
+    {
+        Preset = "benchmark",
+        Optimizer = "adamw",
+        LearningRate = 1e-2,
+        Epsilon = 1e-8,
+        WeightDecay = 1e-2,
+        BatchSize = 128,
+        Epochs = 50,
+        OneCycleMaxLearningRate = 1e-2,
+        CropLength = 250,
+        EvalWindow = 250,
+        EvalStride = 125,
+        Standardisation = "global",
+    };
+
+    /// <summary>The named preset: "seed" or "benchmark".</summary>
+    public static TrainingConfig FromPreset(string name) =>
+        (name ?? "").Trim().ToLowerInvariant() switch
+        {
+            "" or "seed" => SeedPreset,
+            "benchmark" => BenchmarkPreset,
+            _ => throw new ArgumentException($"Unknown training preset '{name}': use seed or benchmark."),
+        };
+
+    /// <summary>Scales crop and window lengths given for 100 Hz to another sampling rate (e.g. 500 Hz: x5).</summary>
+    public TrainingConfig ForSamplingRate(double hertz)
+    {
+        int? scale(int? samples) => samples is int s ? (int)Math.Round(s * hertz / 100.0) : null;
+        return this with { CropLength = scale(CropLength), EvalWindow = scale(EvalWindow), EvalStride = scale(EvalStride) };
+    }
+
+    /// <summary>Throws with the offending field's name when a value is out of range or unknown.</summary>
+    public TrainingConfig Validate()
+    {
+        static void need(bool ok, string message) { if (!ok) throw new ArgumentException("Training config: " + message); }
+        need(ModelFactory.Names.Contains(Model), $"model '{Model}' is unknown (known: {string.Join(", ", ModelFactory.Names)}).");
+        need(LayerSettings is "torch" or "keras", $"layer_settings '{LayerSettings}' must be torch or keras.");
+        need(Optimizer is "adam" or "adamw", $"optimizer '{Optimizer}' must be adam or adamw.");
+        need(LearningRate > 0, "learning_rate must be positive.");
+        need(Beta1 is >= 0 and < 1 && Beta2 is >= 0 and < 1, "betas must lie in [0, 1).");
+        need(Epsilon > 0, "epsilon must be positive.");
+        need(WeightDecay >= 0, "weight_decay must not be negative.");
+        need(BatchSize > 0, "batch_size must be positive.");
+        need(Epochs > 0, "epochs must be positive.");
+        need(OneCycleMaxLearningRate is null or > 0, "one_cycle_max_learning_rate must be positive.");
+        need(CropLength is null or > 0, "crop_length must be positive.");
+        need(EvalWindow is null or > 0, "eval_window must be positive.");
+        need(EvalStride is null or > 0, "eval_stride must be positive.");
+        need(EvalWindow is null || EvalStride is not null, "eval_window needs eval_stride.");
+        need(EvalAggregation == "max", $"eval_aggregation '{EvalAggregation}' must be max.");
+        need(Standardisation is "none" or "global", $"standardisation '{Standardisation}' must be none or global.");
+        need(EarlyStoppingPatience is null or > 0, "early_stopping_patience must be positive.");
+        need(Threads is null or > 0, "threads must be positive.");
+        Devices.Resolve(Device);
+        return this;
+    }
+
+    public global::Ecg.Model.LayerSettings ResolveLayerSettings() =>
+        LayerSettings == "keras" ? global::Ecg.Model.LayerSettings.Keras : global::Ecg.Model.LayerSettings.Torch;
+
+    internal static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static TrainingConfig FromJson(string json) =>
+        JsonSerializer.Deserialize<TrainingConfig>(json, Json) ?? throw new ArgumentException("Training config JSON is empty.");
+}

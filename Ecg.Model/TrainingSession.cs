@@ -1,0 +1,234 @@
+using System.Globalization;
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Ecg.Data;
+
+namespace Ecg.Model;
+
+/// <summary>What config.json records: the hyperparameters, the data, the split and the software versions.</summary>
+public sealed record SessionManifest
+{
+    public required TrainingConfig Config { get; init; }
+    /// <summary>Processed dataset file the run read, or null when the data came from memory.</summary>
+    public string? DataFile { get; init; }
+    public string? DataSha256 { get; init; }
+    public required string Split { get; init; }
+    public required int[] TrainFolds { get; init; }
+    public required int[] ValidationFolds { get; init; }
+    public required int[] TestFolds { get; init; }
+    public required int TrainRecords { get; init; }
+    public required int ValidationRecords { get; init; }
+    public required int TestRecords { get; init; }
+    public required string[] ClassNames { get; init; }
+    public required string[] LeadNames { get; init; }
+    public required int Samples { get; init; }
+    public required double SamplingRate { get; init; }
+    public required long Seed { get; init; }
+    public required string ToolVersion { get; init; }
+    public required string TorchSharpVersion { get; init; }
+    public required string DotNetVersion { get; init; }
+    public required DateTime CreatedUtc { get; init; }
+}
+
+/// <summary>Where training stands, rewritten (atomically) after every epoch; the commit point for resuming.</summary>
+public sealed record SessionState
+{
+    public int LastCompletedEpoch { get; init; }
+    /// <summary>Optimizer steps taken so far (drives the one-cycle schedule).</summary>
+    public long GlobalStep { get; init; }
+    public int BestEpoch { get; init; }
+    public double BestScore { get; init; } = double.NegativeInfinity;
+    public int EpochsWithoutImprovement { get; init; }
+    public bool Finished { get; init; }
+    public bool StoppedEarly { get; init; }
+    /// <summary>File name under state/ holding the optimizer's moments after <see cref="LastCompletedEpoch"/>.</summary>
+    public string? OptimizerStateFile { get; init; }
+    public List<EpochMetrics> History { get; init; } = new();
+}
+
+/// <summary>
+/// One training run's folder, <c>&lt;artifacts&gt;/training_sessions/session_N/</c>: numbered, never overwritten.
+/// Holds config.json, notes.txt, training_log.txt, metrics.csv, weights/epoch_NNN.bin and best.bin,
+/// state/ (what resuming needs), standardisation.json, reports and charts.
+/// </summary>
+public sealed class TrainingSession
+{
+    public const string FolderPrefix = "session_";
+    private const string OwnerFile = ".owner";
+
+    public string Folder { get; }
+    public int Number { get; }
+    public SessionManifest Manifest { get; }
+
+    private TrainingSession(string folder, int number, SessionManifest manifest)
+    {
+        Folder = folder;
+        Number = number;
+        Manifest = manifest;
+    }
+
+    public string ConfigPath => Path.Combine(Folder, "config.json");
+    public string NotesPath => Path.Combine(Folder, "notes.txt");
+    public string LogPath => Path.Combine(Folder, "training_log.txt");
+    public string MetricsPath => Path.Combine(Folder, "metrics.csv");
+    public string StandardisationPath => Path.Combine(Folder, "standardisation.json");
+    public string WeightsFolder => Path.Combine(Folder, "weights");
+    public string StateFolder => Path.Combine(Folder, "state");
+    public string StatePath => Path.Combine(StateFolder, "state.json");
+    public string BestWeightsPath => Path.Combine(WeightsFolder, "best.bin");
+    public string EpochWeightsPath(int epoch) => Path.Combine(WeightsFolder, $"epoch_{epoch:D3}.bin");
+
+    /// <summary>weights/best.bin for "best", else weights/epoch_NNN.bin for an epoch number.</summary>
+    public string WeightsPath(string choice)
+    {
+        if (string.IsNullOrWhiteSpace(choice) || choice.Trim().Equals("best", StringComparison.OrdinalIgnoreCase)) return BestWeightsPath;
+        if (int.TryParse(choice, NumberStyles.None, CultureInfo.InvariantCulture, out var epoch)) return EpochWeightsPath(epoch);
+        throw new ArgumentException($"Weights '{choice}': use best or an epoch number.");
+    }
+
+    public static string SessionsRoot(string artifactsRoot) => Path.Combine(artifactsRoot, "training_sessions");
+
+    /// <summary>
+    /// Creates the next free session_N. Race-free between processes: the folder belongs to whoever creates
+    /// its .owner file with CreateNew (O_EXCL); a loser moves on to N+1.
+    /// </summary>
+    public static TrainingSession Create(string artifactsRoot, SessionManifest manifest, string? notes)
+    {
+        var root = SessionsRoot(artifactsRoot);
+        Directory.CreateDirectory(root);
+        int number = NextFreeNumber(root);
+        while (true)
+        {
+            var folder = Path.Combine(root, FolderPrefix + number.ToString(CultureInfo.InvariantCulture));
+            if (!File.Exists(Path.Combine(folder, "config.json")))
+            {
+                Directory.CreateDirectory(folder);
+                try
+                {
+                    using var owner = new FileStream(Path.Combine(folder, OwnerFile), FileMode.CreateNew, FileAccess.Write);
+                    owner.Write(Encoding.UTF8.GetBytes($"pid {Environment.ProcessId} {DateTime.UtcNow:O}\n"));
+                }
+                catch (IOException) when (File.Exists(Path.Combine(folder, OwnerFile)))
+                {
+                    number++;
+                    continue;
+                }
+                var session = new TrainingSession(folder, number, manifest);
+                AtomicFile.WriteAllText(session.NotesPath, notes ?? "");
+                AtomicFile.WriteAllText(session.ConfigPath, JsonSerializer.Serialize(manifest, TrainingConfig.Json));
+                return session;
+            }
+            number++;
+        }
+    }
+
+    private static int NextFreeNumber(string root)
+    {
+        int highest = 0;
+        foreach (var dir in Directory.EnumerateDirectories(root, FolderPrefix + "*"))
+        {
+            var suffix = Path.GetFileName(dir).Substring(FolderPrefix.Length);
+            if (int.TryParse(suffix, NumberStyles.None, CultureInfo.InvariantCulture, out var n)) highest = Math.Max(highest, n);
+        }
+        return highest + 1;
+    }
+
+    /// <summary>Opens an existing session folder (to resume, evaluate or predict).</summary>
+    public static TrainingSession Open(string folder)
+    {
+        var full = Path.GetFullPath(folder);
+        var config = Path.Combine(full, "config.json");
+        if (!File.Exists(config)) throw new FileNotFoundException($"'{full}' is not a training session: it has no config.json.", config);
+        SessionManifest manifest;
+        try
+        {
+            manifest = JsonSerializer.Deserialize<SessionManifest>(File.ReadAllText(config), TrainingConfig.Json)
+                       ?? throw new InvalidDataException("empty");
+        }
+        catch (Exception e) when (e is JsonException or InvalidDataException)
+        {
+            throw new InvalidDataException($"'{config}' cannot be read as a session config: {e.Message}", e);
+        }
+        var name = Path.GetFileName(full);
+        int number = name.StartsWith(FolderPrefix) && int.TryParse(name.AsSpan(FolderPrefix.Length), out var n) ? n : 0;
+        return new TrainingSession(full, number, manifest);
+    }
+
+    /// <summary>A manifest for training on <paramref name="dataset"/> with <paramref name="split"/>.</summary>
+    public static SessionManifest Describe(TrainingConfig config, ProcessedDataset dataset, SplitScheme split, string? dataFile) =>
+        new()
+        {
+            Config = config,
+            DataFile = dataFile is null ? null : Path.GetFullPath(dataFile),
+            DataSha256 = dataFile is null ? null : Sha256(dataFile),
+            Split = split.Name,
+            TrainFolds = split.TrainFolds,
+            ValidationFolds = split.ValidationFolds,
+            TestFolds = split.TestFolds,
+            TrainRecords = split.TrainIndices(dataset).Length,
+            ValidationRecords = split.ValidationIndices(dataset).Length,
+            TestRecords = split.TestIndices(dataset).Length,
+            ClassNames = dataset.ClassNames,
+            LeadNames = dataset.LeadNames,
+            Samples = dataset.Samples,
+            SamplingRate = dataset.SamplingRate,
+            Seed = config.Seed,
+            ToolVersion = Version(typeof(TrainingSession).Assembly),
+            TorchSharpVersion = Version(typeof(TorchSharp.torch).Assembly),
+            DotNetVersion = RuntimeInformation.FrameworkDescription,
+            CreatedUtc = DateTime.UtcNow,
+        };
+
+    private static string Version(Assembly assembly) =>
+        assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]
+        ?? assembly.GetName().Version?.ToString() ?? "unknown";
+
+    public static string Sha256(string file)
+    {
+        using var stream = File.OpenRead(file);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+
+    /// <summary>The split the session was trained with (folds as recorded).</summary>
+    public SplitScheme SplitScheme => new()
+    {
+        Name = Manifest.Split, TrainFolds = Manifest.TrainFolds,
+        ValidationFolds = Manifest.ValidationFolds, TestFolds = Manifest.TestFolds,
+    };
+
+    public SessionState LoadState() =>
+        File.Exists(StatePath)
+            ? JsonSerializer.Deserialize<SessionState>(File.ReadAllText(StatePath), TrainingConfig.Json)
+              ?? throw new InvalidDataException($"'{StatePath}' is empty.")
+            : new SessionState();
+
+    public void SaveState(SessionState state) =>
+        AtomicFile.WriteAllText(StatePath, JsonSerializer.Serialize(state, TrainingConfig.Json));
+
+    public Standardisation LoadStandardisation() =>
+        File.Exists(StandardisationPath)
+            ? JsonSerializer.Deserialize<Standardisation>(File.ReadAllText(StandardisationPath), TrainingConfig.Json)
+              ?? throw new InvalidDataException($"'{StandardisationPath}' is empty.")
+            : throw new FileNotFoundException($"Session '{Folder}' has no standardisation.json (training never started).");
+
+    public void SaveStandardisation(Standardisation standardisation) =>
+        AtomicFile.WriteAllText(StandardisationPath, JsonSerializer.Serialize(standardisation, TrainingConfig.Json));
+
+    /// <summary>Rewrites metrics.csv and training_log.txt from the history, so a resumed run's files match a straight run's.</summary>
+    public void WriteHistory(IReadOnlyList<EpochMetrics> history)
+    {
+        var classes = Manifest.ClassNames.Length;
+        var csv = new StringBuilder().AppendLine(EpochMetrics.CsvHeader(Manifest.ClassNames));
+        var log = new StringBuilder();
+        foreach (var m in history)
+        {
+            csv.AppendLine(m.ToCsvRow(classes));
+            log.AppendLine(m.ToLogLine(Manifest.Config.Epochs));
+        }
+        AtomicFile.WriteAllText(MetricsPath, csv.ToString());
+        AtomicFile.WriteAllText(LogPath, log.ToString());
+    }
+}

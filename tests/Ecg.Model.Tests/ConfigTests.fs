@@ -1,0 +1,59 @@
+module Ecg.Model.Tests.ConfigTests
+
+open Expecto
+open Ecg.Model
+
+[<Tests>]
+let tests =
+    testList "TrainingConfig" [
+        test "seed preset is the original notebooks' training" {
+            let c = TrainingConfig.FromPreset "seed"
+            Expect.equal (c.Optimizer, c.LearningRate, c.Beta1, c.Beta2, c.Epsilon, c.BatchSize, c.Epochs) ("adam", 1e-4, 0.9, 0.999, 1e-7, 512, 100) "Adam settings"
+            Expect.equal (c.CropLength, c.EvalWindow, c.Standardisation) (System.Nullable(), System.Nullable(), "none") "full 10 s input, no standardisation"
+        }
+        test "benchmark preset: 2.5 s crops, 1.25 s stride, global standardisation, one-cycle 1e-2, AdamW 1e-2" {
+            let c = TrainingConfig.FromPreset "benchmark"
+            Expect.equal (c.CropLength, c.EvalWindow, c.EvalStride) (System.Nullable 250, System.Nullable 250, System.Nullable 125) "100 Hz windows"
+            Expect.equal (c.Optimizer, c.WeightDecay, c.OneCycleMaxLearningRate, c.BatchSize, c.Epochs) ("adamw", 1e-2, System.Nullable 1e-2, 128, 50) "optimizer"
+            Expect.equal c.Standardisation "global" "standardisation"
+            Expect.equal (c.ForSamplingRate 500.0).CropLength (System.Nullable 1250) "500 Hz crops"
+        }
+        test "JSON round trip keeps every field" {
+            let c = TrainingConfig(Preset = "benchmark", CropLength = 250, EarlyStoppingPatience = 5, Threads = 3, ClassWeights = true, OneCycleMaxLearningRate = 0.01)
+            let back = TrainingConfig.FromJson(c.ToJson())
+            Expect.equal back c "round trip"
+            Expect.stringContains (c.ToJson()) "\"one_cycle_max_learning_rate\": 0.01" "snake_case names"
+        }
+        test "bad values are refused with the field's name" {
+            let e = Expect.throwsC (fun () -> TrainingConfig(Optimizer = "sgd").Validate() |> ignore) id
+            Expect.stringContains e.Message "optimizer" "names the field"
+            Expect.throwsT<System.ArgumentException> (fun () -> TrainingConfig.FromPreset "fast" |> ignore) "unknown preset"
+        }
+        test "one-cycle schedule: max/25 at start, max at 30%, max/25e4 at the end, beta1 cycled" {
+            let s = OneCycleSchedule(1e-2, 100L)
+            let struct (lr0, b0) = s.At 0L
+            Expect.floatClose Accuracy.veryHigh lr0 4e-4 "initial lr"
+            Expect.floatClose Accuracy.veryHigh b0 0.95 "initial beta1"
+            let struct (lrPeak, bPeak) = s.At 29L
+            Expect.floatClose Accuracy.veryHigh lrPeak 1e-2 "peak lr at step pct*total-1"
+            Expect.floatClose Accuracy.veryHigh bPeak 0.85 "beta1 at peak"
+            let struct (lrEnd, _) = s.At 99L
+            Expect.floatClose Accuracy.veryHigh lrEnd 4e-8 "final lr"
+        }
+        test "evaluation windows cover the record: 1000 samples, 250/125 gives 7 windows" {
+            Expect.sequenceEqual (WindowedInference.WindowStarts(1000L, 250L, 125L)) [| 0L; 125L; 250L; 375L; 500L; 625L; 750L |] "starts"
+            Expect.sequenceEqual (WindowedInference.WindowStarts(1000L, 300L, 300L)) [| 0L; 300L; 600L; 700L |] "flush window at the end"
+            Expect.sequenceEqual (WindowedInference.WindowStarts(200L, 250L, 125L)) [| 0L |] "short record: one pass"
+        }
+        test "windowed logits are the max over windows" {
+            TorchSharp.torch.manual_seed 1L |> ignore
+            use model = new CrossLeadCnn(12, 5)
+            model.eval()
+            use x = TorchSharp.torch.randn(2L, 12L, 400L)
+            use combined = WindowedInference.Logits(model, x, 200, 200)
+            use a = model.forward(x.narrow(-1L, 0L, 200L))
+            use b = model.forward(x.narrow(-1L, 200L, 200L))
+            use expected = TorchSharp.torch.maximum(a, b)
+            Expect.isTrue (combined.allclose(expected, 1e-5, 1e-6)) "max of the two windows"
+        }
+    ]
