@@ -14,6 +14,8 @@ public static class Program
 
     public static int Main(string[] args)
     {
+        // Logs and pipes get whole lines: no wrapping at an imaginary 80-column terminal.
+        if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 1000;
         var app = new CommandApp();
         app.Configure(config =>
         {
@@ -21,13 +23,26 @@ public static class Program
             config.SetApplicationVersion(Version);
             config.ValidateExamples();
             config.UseStrictParsing(); // unknown options are errors, not silently ignored
+            config.AddCommand<DownloadCommand>("download")
+                .WithDescription("Download PTB-XL 1.0.3 from PhysioNet: resumable, every file verified against SHA256SUMS.txt.")
+                .WithExample("download", "--data", "data/ptb-xl", "--rate", "100");
+            config.AddCommand<PreprocessCommand>("preprocess")
+                .WithDescription("Read PTB-XL (CSV metadata, WFDB signals, superclass labels) into one processed .npz, with a report of what was dropped or failed.")
+                .WithExample("preprocess", "--data", "../shared/ptbxl-sample");
+            config.AddCommand<TrainCommand>("train")
+                .WithDescription("Train a model in a new numbered session (config, logs, weights per epoch, reports, charts), or resume one.")
+                .WithExample("train", "--preset", "benchmark", "--epochs", "20")
+                .WithExample("train", "--resume", "3");
+            config.AddCommand<EvaluateCommand>("evaluate")
+                .WithDescription("Evaluate a session's weights on a split: ROC AUC per class and macro with a bootstrap interval, classification reports.")
+                .WithExample("evaluate", "--session", "3", "--split", "validation");
             config.AddCommand<DoctorCommand>("doctor")
                 .WithDescription("Check this machine: .NET, TorchSharp's native library, compute devices, CPU threads, the PTB-XL folder.")
                 .WithExample("doctor", "--data", "../shared/ptbxl-sample");
             // Bad input gets a one-line reason and a non-zero exit code, not a stack trace.
             config.SetExceptionHandler((exception, _) =>
             {
-                var message = exception is CommandAppException ? exception.Message : $"{exception.GetType().Name}: {exception.Message}";
+                var message = exception is CommandAppException or UserError ? exception.Message : $"{exception.GetType().Name}: {exception.Message}";
                 AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {message}");
                 return exception is CommandAppException ? ExitCodes.BadUsage : ExitCodes.Failure;
             });

@@ -1,0 +1,73 @@
+using System.ComponentModel;
+using System.Globalization;
+using System.Text;
+using Ecg.Model;
+using Ecg.Model.Metrics;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Ecg.Cli.Commands;
+
+/// <summary>`ecg evaluate`: a session's weights on a split, with ROC AUC (bootstrap interval) and classification reports.</summary>
+public sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
+{
+    public sealed class Settings : DatasetSettings
+    {
+        [CommandOption("-s|--session <N>")] [Description("Training session number, or latest.")]
+        [DefaultValue("latest")]
+        public string Session { get; init; } = "latest";
+        [CommandOption("--split <NAME>")] [Description("train, validation or test (default: test when the dataset has test records, else validation).")]
+        public string? Split { get; init; }
+        [CommandOption("-w|--weights <WHICH>")] [Description("best, or an epoch number.")]
+        [DefaultValue("best")]
+        public string Weights { get; init; } = "best";
+        [CommandOption("--bootstrap <N>")] [Description("Bootstrap resamples for the macro AUC interval (0: none).")]
+        [DefaultValue(1000)]
+        public int Bootstrap { get; init; } = 1000;
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var session = Artifacts.OpenSession(settings.ArtifactsRoot, settings.Session);
+        var dataset = settings.LoadDataset();
+        var split = settings.Split ?? (session.SplitScheme.TestIndices(dataset).Length > 0 ? "test" : "validation");
+        var evaluation = ConsoleProgress.Status($"Evaluating session {session.Number} ({settings.Weights} weights) on {split}",
+            () => Evaluator.Evaluate(session, dataset, split, settings.Weights));
+        if (evaluation.EcgIds.Length == 0)
+            throw new UserError($"The {split} split of {settings.DatasetPath} has no records (folds {string.Join(",", FoldsOf(session, split))}).");
+        var text = Report(session, evaluation, settings.Bootstrap);
+        AnsiConsole.Write(new Text(text));
+        var path = Path.Combine(session.Folder, "evaluations", $"{split}_{settings.Weights}.txt");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        AtomicFile.WriteAllText(path, text);
+        AnsiConsole.WriteLine($"written: {path}");
+        return ExitCodes.Success;
+    }
+
+    private static int[] FoldsOf(TrainingSession session, string split) => split switch
+    {
+        "train" => session.Manifest.TrainFolds,
+        "validation" => session.Manifest.ValidationFolds,
+        _ => session.Manifest.TestFolds,
+    };
+
+    /// <summary>AUC per class and macro (with a bootstrap interval), then classification reports at 0.5 and at the session's thresholds.</summary>
+    public static string Report(TrainingSession session, Evaluation e, int bootstrap)
+    {
+        var s = new StringBuilder();
+        s.AppendLine(CultureInfo.InvariantCulture, $"Session {session.Number}, {e.Split} split, {e.EcgIds.Length} records");
+        s.AppendLine("ROC AUC per class:");
+        for (int c = 0; c < e.Classes; c++)
+            s.AppendLine(CultureInfo.InvariantCulture, $"  {e.ClassNames[c],-6} {e.AucPerClass[c]:F4}");
+        s.Append(CultureInfo.InvariantCulture, $"  macro  {e.MacroAuc:F4}");
+        if (bootstrap > 0)
+        {
+            var ci = RocAuc.BootstrapMacro(e.Probabilities, e.Labels, e.Classes, bootstrap, 0, 0.90);
+            s.Append(CultureInfo.InvariantCulture, $"  (90% bootstrap interval {ci.Lower:F4}-{ci.Upper:F4}, {bootstrap} resamples)");
+        }
+        s.AppendLine().AppendLine();
+        s.AppendLine("Classification report at threshold 0.5:");
+        s.AppendLine(ClassificationReport.Compute(e.Labels, Thresholds.Apply(e.Probabilities, e.Classes, 0.5), e.ClassNames).ToText());
+        return s.ToString();
+    }
+}

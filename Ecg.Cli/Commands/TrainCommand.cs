@@ -1,0 +1,139 @@
+using System.ComponentModel;
+using System.Globalization;
+using Ecg.Data;
+using Ecg.Model;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Ecg.Cli.Commands;
+
+/// <summary>`ecg train`: a new training session from a preset and overrides, or `--resume N` of a stopped one.</summary>
+public sealed class TrainCommand : Command<TrainCommand.Settings>
+{
+    public sealed class Settings : DatasetSettings
+    {
+        [CommandOption("-p|--preset <NAME>")]
+        [Description("benchmark (PTB-XL benchmark recipe: 2.5 s crops, one-cycle, 50 epochs) or seed (the original notebooks: Adam 1e-4, batch 512, 100 epochs).")]
+        [DefaultValue("benchmark")]
+        public string Preset { get; init; } = "benchmark";
+
+        [CommandOption("--model <NAME>")] [Description("Architecture (default: the preset's).")]
+        public string? Model { get; init; }
+        [CommandOption("-e|--epochs <N>")] [Description("Epochs (default: the preset's).")]
+        public int? Epochs { get; init; }
+        [CommandOption("-b|--batch-size <N>")] [Description("Batch size (default: the preset's).")]
+        public int? BatchSize { get; init; }
+        [CommandOption("--lr <RATE>")] [Description("Learning rate (constant; turns one-cycle off).")]
+        public double? LearningRate { get; init; }
+        [CommandOption("--max-lr <RATE>")] [Description("One-cycle schedule with this peak learning rate.")]
+        public double? MaxLearningRate { get; init; }
+        [CommandOption("--optimizer <NAME>")] [Description("adam or adamw.")]
+        public string? Optimizer { get; init; }
+        [CommandOption("--weight-decay <W>")] [Description("Weight decay.")]
+        public double? WeightDecay { get; init; }
+        [CommandOption("--layer-settings <NAME>")] [Description("torch or keras (BatchNorm momentum/epsilon and initialisation of the original Keras model).")]
+        public string? LayerSettings { get; init; }
+        [CommandOption("--class-weights")] [Description("Weigh positives by negatives/positives per class (BCE pos_weight).")]
+        public bool ClassWeights { get; init; }
+        [CommandOption("--seed <N>")] [Description("Random seed (weights, shuffling, crops, dropout).")]
+        public long? Seed { get; init; }
+        [CommandOption("--device <NAME>")] [Description("auto (CUDA when available), cpu or cuda.")]
+        public string? Device { get; init; }
+        [CommandOption("--threads <N>")] [Description("CPU threads for torch (default: all cores).")]
+        public int? Threads { get; init; }
+        [CommandOption("--patience <N>")] [Description("Stop after N epochs without a better validation macro AUC.")]
+        public int? Patience { get; init; }
+        [CommandOption("--split <NAME>")] [Description("benchmark (folds 1-8 train, 9 validation, 10 test) or original (1-8 train, 9-10 test).")]
+        [DefaultValue("benchmark")]
+        public string Split { get; init; } = "benchmark";
+        [CommandOption("--notes <TEXT>")] [Description("Free text saved as the session's notes.txt.")]
+        public string? Notes { get; init; }
+        [CommandOption("--resume <SESSION>")] [Description("Continue session N (or 'latest') from its last completed epoch.")]
+        public string? Resume { get; init; }
+        [CommandOption("--stop-after-epoch <N>")] [Description("Stop once epoch N is saved (resume later with --resume).")]
+        public int? StopAfterEpoch { get; init; }
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var dataset = settings.LoadDataset();
+        var root = settings.ArtifactsRoot;
+        var options = new TrainingOptions { StopAfterEpoch = settings.StopAfterEpoch, Cancellation = cancellationToken };
+        TrainingSession session;
+        if (settings.Resume is not null)
+        {
+            session = Artifacts.OpenSession(root, settings.Resume);
+            AnsiConsole.WriteLine($"Resuming {session.Folder}");
+        }
+        else
+        {
+            var config = BuildConfig(settings, dataset);
+            var split = SplitScheme.Parse(settings.Split);
+            session = TrainingSession.Create(root, TrainingSession.Describe(config, dataset, split, settings.DatasetPath), settings.Notes);
+            AnsiConsole.WriteLine($"Session {session.Number}: {session.Folder}");
+            AnsiConsole.WriteLine($"{config.Preset} preset, {config.Model}, {config.Epochs} epochs, batch {config.BatchSize}; " +
+                                  $"{session.Manifest.TrainRecords} train / {session.Manifest.ValidationRecords} validation / {session.Manifest.TestRecords} test records");
+        }
+        var epochs = session.Manifest.Config.Epochs;
+        var result = ConsoleProgress.Run("Training", progress =>
+        {
+            var run = new TrainingOptions
+            {
+                StopAfterEpoch = options.StopAfterEpoch,
+                Cancellation = options.Cancellation,
+                Progress = p =>
+                {
+                    if (p.Phase != "train") return; // validation passes are short; the epoch line follows them
+                    progress.Report((p.Epoch - 1) * (double)p.Batches + p.Batch, epochs * (double)p.Batches,
+                    $"epoch {p.Epoch}/{p.Epochs} {p.Phase} batch {p.Batch}/{p.Batches}, {p.SamplesPerSecond:F0} samples/s", p.Eta);
+                },
+                EpochCompleted = m => AnsiConsole.WriteLine(
+                    $"epoch {m.Epoch,3}/{epochs}: train loss {m.TrainLoss:F4}, validation loss {m.ValidationLoss:F4}, " +
+                    $"macro AUC {m.ValidationMacroAuc:F4}, {m.Seconds:F1} s, {m.TrainSamplesPerSecond:F0} samples/s, RSS {m.ResidentMegabytes:F0} MB"),
+            };
+            return Trainer.Run(session, dataset, run);
+        });
+        PrintSummary(result);
+        return ExitCodes.Success;
+    }
+
+    private static TrainingConfig BuildConfig(Settings s, ProcessedDataset dataset)
+    {
+        var preset = TrainingConfig.FromPreset(s.Preset);
+        var config = preset.ForSamplingRate(dataset.SamplingRate) with
+        {
+            Model = s.Model ?? preset.Model,
+            Epochs = s.Epochs ?? preset.Epochs,
+            BatchSize = s.BatchSize ?? preset.BatchSize,
+            LearningRate = s.LearningRate ?? s.MaxLearningRate ?? preset.LearningRate,
+            OneCycleMaxLearningRate = s.MaxLearningRate ?? (s.LearningRate is null ? preset.OneCycleMaxLearningRate : null),
+            Optimizer = s.Optimizer ?? preset.Optimizer,
+            WeightDecay = s.WeightDecay ?? preset.WeightDecay,
+            LayerSettings = s.LayerSettings ?? preset.LayerSettings,
+            ClassWeights = s.ClassWeights || preset.ClassWeights,
+            Seed = s.Seed ?? preset.Seed,
+            Device = s.Device ?? preset.Device,
+            Threads = s.Threads ?? preset.Threads,
+            EarlyStoppingPatience = s.Patience ?? preset.EarlyStoppingPatience,
+        };
+        if (!config.Equals(preset.ForSamplingRate(dataset.SamplingRate))) config = config with { Preset = config.Preset + " (modified)" };
+        try { return config.Validate(); }
+        catch (ArgumentException e) { throw new UserError(e.Message); }
+    }
+
+    private static void PrintSummary(TrainingResult result)
+    {
+        var session = result.Session;
+        var state = result.Finished ? (result.StoppedEarly ? "stopped early" : "finished") : "stopped";
+        AnsiConsole.WriteLine($"Session {session.Number} {state} after {result.History.Count} epoch(s): {session.Folder}");
+        if (result.History.Count == 0) return;
+        var best = result.History.FirstOrDefault(m => m.Epoch == result.BestEpoch) ?? result.History[^1];
+        var perClass = string.Join(", ", session.Manifest.ClassNames.Select((c, i) =>
+            $"{c} {(i < best.ValidationAucPerClass.Length ? best.ValidationAucPerClass[i].ToString("F3", CultureInfo.InvariantCulture) : "-")}"));
+        AnsiConsole.WriteLine($"best epoch {result.BestEpoch}: validation macro AUC {best.ValidationMacroAuc:F4} ({perClass})");
+        AnsiConsole.WriteLine($"{result.History.Average(m => m.Seconds):F1} s per epoch; RSS {result.FirstEpochResidentMegabytes:F0} MB after the first epoch, " +
+                              $"{result.LastEpochResidentMegabytes:F0} MB after the last");
+        if (!result.Finished)
+            AnsiConsole.WriteLine($"Resume with: ecg train --resume {session.Number}");
+    }
+}
