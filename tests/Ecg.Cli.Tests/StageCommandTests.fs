@@ -1,0 +1,97 @@
+/// The pipeline commands end to end on the real 400-record sample, with short settings, and their failure modes.
+module Ecg.Cli.Tests.StageCommandTests
+
+open System
+open System.IO
+open Expecto
+open Ecg.Cli.Tests.EcgProcess
+
+let private tempFolder name =
+    let folder = Path.Combine(Path.GetTempPath(), sprintf "ecg-cli-%s-%s" name (Guid.NewGuid().ToString("N").Substring(0, 8)))
+    Directory.CreateDirectory folder |> ignore
+    folder
+
+/// Runs ecg in `folder` with PTBXL_DIR unset, so only what the test passes counts.
+let private ecgIn folder arguments = runIn folder [ "PTBXL_DIR", ""; "ECG_ARTIFACTS", "" ] arguments
+
+let private expectOk (r: Outcome) = Expect.equal r.ExitCode 0 (sprintf "exit code; output:\n%s\n%s" r.Output r.Error)
+
+/// A copy of the sample (CSVs and records) with one record's signal file truncated.
+let private damagedSampleCopy () =
+    let source = sampleFolder ()
+    let copy = tempFolder "damaged"
+    for file in [ "ptbxl_database.csv"; "scp_statements.csv" ] do
+        File.Copy(Path.Combine(source, file), Path.Combine(copy, file))
+    let records = Path.Combine(copy, "records100", "00000")
+    Directory.CreateDirectory records |> ignore
+    for file in Directory.GetFiles(Path.Combine(source, "records100", "00000")) do
+        File.Copy(file, Path.Combine(records, Path.GetFileName file))
+    let dat = Path.Combine(records, "00007_lr.dat")
+    File.WriteAllBytes(dat, File.ReadAllBytes(dat).[.. 9999])
+    copy
+
+[<Tests>]
+let tests =
+    testSequenced <| testList "Stages" [
+        test "preprocess, train with a stop and a resume, evaluate: the sample end to end" {
+            let work = tempFolder "pipeline"
+            let pre = ecgIn work [ "preprocess"; "--data"; sampleFolder () ]
+            expectOk pre
+            Expect.stringContains pre.Output "records kept:                390" "390 labelled records of 400"
+            Expect.isTrue (File.Exists(Path.Combine(work, "artifacts", "processed", "ptbxl_100hz.npz"))) "the npz"
+            let again = ecgIn work [ "preprocess"; "--data"; sampleFolder () ]
+            expectOk again
+            Expect.stringContains again.Output "Up to date" "a second run reuses the file"
+
+            let first = ecgIn work [ "train"; "--epochs"; "2"; "--batch-size"; "64"; "--stop-after-epoch"; "1"; "--seed"; "3" ]
+            expectOk first
+            Expect.stringContains first.Output "Resume with: ecg train --resume 1" "stopped after epoch 1, says how to go on"
+            let resumed = ecgIn work [ "train"; "--resume"; "1" ]
+            expectOk resumed
+            Expect.stringContains resumed.Output "Session 1 finished after 2 epoch(s)" "resumed to the end"
+            let session = Path.Combine(work, "artifacts", "training_sessions", "session_1")
+            for file in [ "config.json"; "metrics.csv"; "training_log.txt"; "weights/best.bin"; "weights/epoch_002.bin" ] do
+                Expect.isTrue (File.Exists(Path.Combine(session, file))) file
+
+            let evaluation = ecgIn work [ "evaluate"; "--split"; "validation"; "--bootstrap"; "50" ]
+            expectOk evaluation
+            Expect.stringContains evaluation.Output "macro" "macro AUC"
+            Expect.stringContains evaluation.Output "samples avg" "a classification report"
+            Expect.isTrue (File.Exists(Path.Combine(session, "evaluations", "validation_best.txt"))) "saved evaluation"
+
+            let missingSession = ecgIn work [ "evaluate"; "--session"; "9" ]
+            Expect.equal missingSession.ExitCode 1 "unknown session"
+            Expect.stringContains missingSession.Output "Training session '9' not found" "names the session"
+            Expect.stringContains missingSession.Output "existing: 1" "lists the sessions there are"
+        }
+
+        test "preprocess without a data folder fails with a one-line reason" {
+            let r = ecgIn (tempFolder "nodata") [ "preprocess" ]
+            Expect.equal r.ExitCode 1 "failure"
+            Expect.stringContains r.Output "No PTB-XL folder: pass --data" "says how to give one"
+        }
+
+        test "preprocess of a folder that is not PTB-XL fails and names it" {
+            let empty = tempFolder "empty"
+            let r = ecgIn empty [ "preprocess"; "--data"; empty ]
+            Expect.equal r.ExitCode 1 "failure"
+            Expect.stringContains r.Output "is not a PTB-XL folder" "names the problem"
+        }
+
+        test "train without a processed dataset says to preprocess first" {
+            let r = ecgIn (tempFolder "nodataset") [ "train"; "--epochs"; "1" ]
+            Expect.equal r.ExitCode 1 "failure"
+            Expect.stringContains r.Output "run `ecg preprocess" "says what to run"
+        }
+
+        test "a corrupt record is reported and skipped; --strict turns it into a failure" {
+            let data = damagedSampleCopy ()
+            let work = tempFolder "corrupt"
+            let r = ecgIn work [ "preprocess"; "--data"; data ]
+            expectOk r
+            Expect.stringContains r.Output "records kept:                389" "the other records are kept"
+            Expect.stringContains r.Output "ecg_id 7" "the failure names the record"
+            let strict = ecgIn work [ "preprocess"; "--data"; data; "--force"; "--strict" ]
+            Expect.equal strict.ExitCode 1 "strict fails"
+        }
+    ]
