@@ -90,10 +90,71 @@ Target.create "Test" (fun _ ->
         failwithf "Tests failed in: %s" (String.Join(", ", failures |> List.map Path.GetFileNameWithoutExtension)))
 
 // ---------------------------------------------------------------------------------------------
+// Pipeline stages: each runs one `ecg` command (Ecg.Cli), built by the Build target.
+// Options after `--` go to the command of the target you asked for; --data, --artifacts and --rate
+// also go to the stages it depends on. Environment: PTBXL_DIR (PTB-XL folder), ECG_ARTIFACTS.
+// ---------------------------------------------------------------------------------------------
+
+let ecgAssembly = Path.Combine("Ecg.Cli", "bin", configuration, "net10.0", "ecg.dll")
+
+/// Options every stage understands, forwarded to the stages a target depends on.
+let sharedOptions = set [ "--data"; "-d"; "--artifacts"; "-a"; "--rate"; "-r" ]
+
+/// <summary>The options for this target's command: all of them for the requested target, the shared ones otherwise.</summary>
+let stageArguments (p: TargetParameter) =
+    let arguments = p.Context.Arguments
+    if p.Context.FinalTarget = p.TargetInfo.Name then arguments
+    else
+        let rec shared = function
+            | name :: value :: rest when sharedOptions.Contains name -> name :: value :: shared rest
+            | _ :: rest -> shared rest
+            | [] -> []
+        shared arguments
+
+/// <summary>Runs `ecg <command> <options>`; a non-zero exit fails the target.</summary>
+let ecg (command: string list) (p: TargetParameter) =
+    let arguments = command @ stageArguments p
+    let result = DotNet.exec id ecgAssembly (Args.toWindowsCommandLine arguments)
+    if not result.OK then failwithf "ecg %s failed with exit code %d" (String.Join(" ", arguments)) result.ExitCode
+
+/// The PTB-XL folder: --data, else PTBXL_DIR, else data/ptb-xl when a download put it there.
+let ptbXlFolder (p: TargetParameter) =
+    let rec fromArguments = function
+        | ("--data" | "-d") :: value :: _ -> Some value
+        | _ :: rest -> fromArguments rest
+        | [] -> None
+    match fromArguments p.Context.Arguments, Environment.environVarOrNone "PTBXL_DIR" with
+    | Some folder, _ | None, Some folder -> Some folder
+    | None, None when File.Exists(Path.Combine("data", "ptb-xl", "ptbxl_database.csv")) -> Some(Path.Combine("data", "ptb-xl"))
+    | None, None -> None
+
+let isPtbXl folder = File.Exists(Path.Combine(folder, "ptbxl_database.csv")) && File.Exists(Path.Combine(folder, "scp_statements.csv"))
+
+/// Fetches PTB-XL into data/ptb-xl unless a PTB-XL folder is already given or present.
+Target.create "Download" (fun p ->
+    match ptbXlFolder p with
+    | Some folder when isPtbXl folder -> Trace.log (sprintf "PTB-XL found in %s; nothing to download." folder)
+    | given ->
+        let target = defaultArg given (Path.Combine("data", "ptb-xl"))
+        Trace.log (sprintf "No PTB-XL in %s: downloading PTB-XL 1.0.3 (100 Hz) from PhysioNet." target)
+        try ecg [ "download"; "--data"; target ] { p with Context = { p.Context with Arguments = [] } }
+        with e ->
+            failwithf "%s\nCould not download PTB-XL. With a local copy, point the pipeline at it: PTBXL_DIR=/path/to/ptb-xl ./build.sh -t Train (or -- --data /path/to/ptb-xl)." e.Message
+        Environment.setEnvironVar "PTBXL_DIR" (Path.GetFullPath target))
+
+Target.create "Preprocess" (fun p ->
+    let data = match ptbXlFolder p with Some folder -> [ "--data"; folder ] | None -> []
+    let given = p.Context.Arguments |> List.exists (fun a -> a = "--data" || a = "-d")
+    ecg ("preprocess" :: (if given then [] else data)) p)
+Target.create "Train" (ecg [ "train" ])
+Target.create "Evaluate" (ecg [ "evaluate" ])
+
+// ---------------------------------------------------------------------------------------------
 // Dependencies
 // ---------------------------------------------------------------------------------------------
 
 "Clean" ?=> "Restore"
 "Restore" ==> "Build" ==> "Test"
+"Build" ==> "Download" ==> "Preprocess" ==> "Train" ==> "Evaluate"
 
 Target.runOrDefaultWithArguments "Build"
