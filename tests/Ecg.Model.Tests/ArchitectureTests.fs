@@ -34,6 +34,51 @@ let private build name : torch.nn.Module<torch.Tensor, torch.Tensor> =
 let private parameterCount (model: torch.nn.Module) =
     model.parameters() |> Seq.sumBy (fun p -> p.numel())
 
+/// Fills every convolution, linear and BatchNorm layer from its own flat element index, so that a
+/// PyTorch module of the same topology gets identical weights whatever its parameter names or order.
+let private fillDeterministic (model: torch.nn.Module) =
+    use _ = torch.no_grad()
+    let indexOf (t: torch.Tensor) = torch.arange(t.numel().ToScalar(), dtype = torch.float64)
+    for struct (_, m) in model.named_modules() do
+        let weightAndBias (w: torch.Tensor) (b: torch.Tensor) =
+            let fanIn = float (w.numel() / w.shape[0])
+            use j = indexOf w
+            use values = (torch.sin(j * 0.37 + 0.11) * sqrt (3.0 / fanIn)).view(w.shape)
+            w.copy_(values) |> ignore
+            if not (isNull b) then
+                use k = indexOf b
+                use bias = torch.cos(k * 0.7) * 0.05
+                b.copy_(bias) |> ignore
+        match m with
+        | :? TorchSharp.Modules.Conv1d as c -> weightAndBias c.weight c.bias
+        | :? TorchSharp.Modules.Linear as l -> weightAndBias l.weight l.bias
+        | :? TorchSharp.Modules.BatchNorm1d as bn ->
+            use c = indexOf bn.weight
+            use gamma = torch.sin(c * 0.3) * 0.2 + 1.0
+            use beta = torch.cos(c * 0.5) * 0.1
+            use mean = torch.sin(c * 0.9) * 0.05
+            use cosine = torch.cos(c * 0.2)
+            use variance = cosine * cosine * 0.3 + 1.0
+            bn.weight.copy_(gamma) |> ignore
+            bn.bias.copy_(beta) |> ignore
+            bn.running_mean.copy_(mean) |> ignore
+            bn.running_var.copy_(variance) |> ignore
+        | _ -> ()
+
+/// Logits of the benchmark's PyTorch modules (same Python re-implementation as above, float64, eval
+/// mode) with the weights of fillDeterministic, for the 2 x 12 x 250 input of deterministicSignal.
+let benchmarkLogits =
+    [ "xresnet1d18", [ 0.253224; -0.118426; 0.109916; -0.065782; -0.069698; 0.253926; -0.118949; 0.110232; -0.065874; -0.069836 ]
+      "xresnet1d50", [ 0.363308; -0.24722; 0.250274; -0.209916; 0.070213; 0.363101; -0.246963; 0.249982; -0.209605; 0.0699 ]
+      "inception1d", [ 577.551917; -589.353718; 568.585426; -516.237077; 435.155285; 680.726833; -694.305367; 669.490091; -607.495607; 511.703788 ]
+      "resnet1d_wang", [ 0.014764; 0.084604; -0.046416; 0.035178; -0.109685; 0.015261; 0.084172; -0.046074; 0.034944; -0.109571 ] ]
+
+let private deterministicSignal () =
+    use i = torch.arange((2L * 12L * 250L).ToScalar(), dtype = torch.float64)
+    use a = torch.sin(i * 0.013)
+    use b = torch.cos(i * 0.071) * 0.5
+    (a + b).view(2L, 12L, 250L)
+
 /// Shapes are checked on the cheaper members of each family; xresnet1d101 gets its own test.
 let private shapeChecked = [ "xresnet1d18"; "xresnet1d50"; "xresnet1d101"; "inception1d"; "resnet1d_wang" ]
 
@@ -64,6 +109,23 @@ let tests =
                         Expect.sequenceEqual embedding.shape [| 2L; 128L |] $"embedding at T={length}"
                         // The embedding is the activation after ReLU.
                         Expect.isTrue (embedding.min().ToSingle() >= 0.0f) "embedding is non-negative"
+                }
+        ]
+
+        testList "same logits as the benchmark's PyTorch modules for the same weights" [
+            for (name, expected) in benchmarkLogits ->
+                test name {
+                    use model = build name
+                    model.``to``(torch.float64) |> ignore
+                    fillDeterministic model
+                    model.eval()
+                    use _ = torch.no_grad()
+                    use x = deterministicSignal ()
+                    use logits = model.forward x
+                    let actual = logits.flatten().data<float>().ToArray()
+                    Expect.equal actual.Length expected.Length "logit count"
+                    for a, e in Seq.zip actual expected do
+                        Expect.isTrue (abs (a - e) <= 1e-5 + 1e-5 * abs e) $"logit {a} vs PyTorch {e}"
                 }
         ]
 
