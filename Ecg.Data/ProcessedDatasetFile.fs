@@ -1,0 +1,171 @@
+namespace Ecg.Data
+
+open System
+open System.IO
+open System.IO.Compression
+open System.Runtime.InteropServices
+open System.Text
+
+/// Reads and writes a ProcessedDataset as a NumPy `.npz`: a deflate-compressed ZIP of `.npy` arrays,
+/// no pickled objects (NumPy opens it with allow_pickle=False):
+/// signals <f4 (N, T, L); ecg_ids <i4 (N,); labels |u1 (N, C); class_names <U (C,); lead_names <U (L,);
+/// strat_fold <i4 (N,); patient_id, age, sex, height, weight, site <f8 (N,) with NaN for missing;
+/// device <U (N,); sampling_rate <f8 scalar.
+[<AbstractClass; Sealed>]
+type ProcessedDatasetFile private () =
+
+    static let chunkBytes = 1 <<< 20
+
+    static let requireLittleEndian () =
+        if not BitConverter.IsLittleEndian then raise (PlatformNotSupportedException "the .npz writer and reader assume a little-endian machine")
+
+    static let writeArray (zip: ZipArchive) (level: CompressionLevel) (name: string) (descr: string) (shape: int64[]) (data: ReadOnlySpan<byte>) =
+        let entry = zip.CreateEntry(name + ".npy", level)
+        use s = entry.Open()
+        s.Write(NpyFormat.HeaderBytes(descr, shape))
+        // Chunked so the deflate stream never needs a second copy of a large array.
+        let mutable offset = 0
+        while offset < data.Length do
+            let n = min chunkBytes (data.Length - offset)
+            s.Write(data.Slice(offset, n))
+            offset <- offset + n
+
+
+    /// NumPy '<U{n}': n UTF-32 code units per string, zero padded.
+    static let writeStrings zip level (name: string) (values: string[]) =
+        let values = values |> Array.map (fun v -> if isNull v then "" else v)
+        let width = values |> Array.fold (fun m v -> max m (Encoding.UTF32.GetByteCount v / 4)) 1
+        let bytes = Array.zeroCreate<byte> (values.Length * width * 4)
+        values |> Array.iteri (fun i v -> Encoding.UTF32.GetBytes(v, 0, v.Length, bytes, i * width * 4) |> ignore)
+        writeArray zip level name (sprintf "<U%d" width) [| int64 values.Length |] (ReadOnlySpan<byte>(bytes))
+
+    static member private WriteNumbers<'T when 'T: unmanaged and 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType>
+            (zip, level, name, descr, shape, values: 'T[]) =
+        writeArray zip level name descr shape (MemoryMarshal.AsBytes(ReadOnlySpan<'T>(values)))
+
+    /// Reads `count` elements of 'T straight into their final array (no intermediate byte copy).
+    static member private ReadNumbers<'T when 'T: unmanaged and 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType>
+            (s: Stream, count: int64, fail: string -> unit) : 'T[] =
+        if count > int64 Array.MaxLength then fail "is too large for one .NET array"
+        let values = Array.zeroCreate<'T> (int count)
+        try s.ReadExactly(MemoryMarshal.AsBytes(Span<'T>(values)))
+        with
+        | :? EndOfStreamException -> fail "truncated: fewer bytes than its shape needs"
+        | :? InvalidDataException as e -> fail ("corrupt compressed data: " + e.Message)
+        values
+
+    static member private Validate(d: ProcessedDataset) =
+        let n = d.RecordCount
+        let check (what: string) actual expected =
+            if actual <> expected then invalidArg "dataset" (sprintf "dataset %s has length %d, expected %d" what actual expected)
+        if n < 0 || d.Samples < 0 || d.Leads < 0 then invalidArg "dataset" "negative RecordCount, Samples or Leads"
+        check "Signals" (int64 d.Signals.Length) (int64 n * int64 d.Samples * int64 d.Leads)
+        check "LeadNames" (int64 d.LeadNames.Length) (int64 d.Leads)
+        check "Labels" (int64 d.Labels.Length) (int64 n * int64 d.ClassNames.Length)
+        for name, len in [ "EcgIds", d.EcgIds.Length; "StratFolds", d.StratFolds.Length; "PatientIds", d.PatientIds.Length
+                           "Age", d.Age.Length; "Sex", d.Sex.Length; "Height", d.Height.Length; "Weight", d.Weight.Length
+                           "Site", d.Site.Length; "Device", d.Device.Length ] do
+            check name (int64 len) (int64 n)
+
+    /// Writes atomically (a temporary file in the same folder, then renamed over `path`).
+    static member Write(path: string, dataset: ProcessedDataset, compression: CompressionLevel) : unit =
+        requireLittleEndian ()
+        ProcessedDatasetFile.Validate dataset
+        let full = Path.GetFullPath path
+        let folder = Path.GetDirectoryName full
+        Directory.CreateDirectory folder |> ignore
+        let temp = Path.Combine(folder, sprintf ".%s.%s.tmp" (Path.GetFileName full) (Guid.NewGuid().ToString("N")))
+        try
+            do
+                use fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 <<< 16)
+                do
+                    use zip = new ZipArchive(fs, ZipArchiveMode.Create, true)
+                    let d = dataset
+                    let n = int64 d.RecordCount
+                    ProcessedDatasetFile.WriteNumbers(zip, compression, "signals", "<f4", [| n; int64 d.Samples; int64 d.Leads |], d.Signals)
+                    ProcessedDatasetFile.WriteNumbers(zip, compression, "ecg_ids", "<i4", [| n |], d.EcgIds)
+                    ProcessedDatasetFile.WriteNumbers(zip, compression, "labels", "|u1", [| n; int64 d.ClassNames.Length |], d.Labels)
+                    writeStrings zip compression "class_names" d.ClassNames
+                    writeStrings zip compression "lead_names" d.LeadNames
+                    ProcessedDatasetFile.WriteNumbers(zip, compression, "strat_fold", "<i4", [| n |], d.StratFolds)
+                    ProcessedDatasetFile.WriteNumbers(zip, compression, "patient_id", "<f8", [| n |], d.PatientIds)
+                    ProcessedDatasetFile.WriteNumbers(zip, compression, "age", "<f8", [| n |], d.Age)
+                    ProcessedDatasetFile.WriteNumbers(zip, compression, "sex", "<f8", [| n |], d.Sex)
+                    ProcessedDatasetFile.WriteNumbers(zip, compression, "height", "<f8", [| n |], d.Height)
+                    ProcessedDatasetFile.WriteNumbers(zip, compression, "weight", "<f8", [| n |], d.Weight)
+                    ProcessedDatasetFile.WriteNumbers(zip, compression, "site", "<f8", [| n |], d.Site)
+                    writeStrings zip compression "device" d.Device
+                    ProcessedDatasetFile.WriteNumbers(zip, compression, "sampling_rate", "<f8", [||], [| d.SamplingRate |])
+                fs.Flush(true)
+            File.Move(temp, full, true)
+        with _ ->
+            (try File.Delete temp with _ -> ())
+            reraise ()
+
+    /// Write with the fastest deflate level (the signals barely compress further at higher levels).
+    static member Write(path: string, dataset: ProcessedDataset) : unit =
+        ProcessedDatasetFile.Write(path, dataset, CompressionLevel.Fastest)
+
+    /// Reads and validates every array (dtype, shape, agreement between arrays). Errors name the file and array;
+    /// a truncated or corrupt file raises InvalidDataException.
+    static member Read(path: string) : ProcessedDataset =
+        requireLittleEndian ()
+        let file = Path.GetFileName path
+        if not (File.Exists path) then raise (FileNotFoundException(sprintf "processed dataset %s not found" path, path))
+        let zip =
+            try new ZipArchive(File.OpenRead path, ZipArchiveMode.Read, false)
+            with :? InvalidDataException as e -> raise (InvalidDataException(sprintf "%s is not a readable .npz (zip) file: %s" file e.Message, e))
+        use zip = zip
+        let where name = sprintf "%s, array %s" file name
+        let fail name msg : 'a = raise (InvalidDataException(sprintf "%s: %s" (where name) msg))
+        let openArray (name: string) (expectedDescr: string -> bool) (descrText: string) (rank: int) =
+            let entry = zip.GetEntry(name + ".npy")
+            if isNull entry then fail name "missing from the file"
+            let s = try entry.Open() with :? InvalidDataException as e -> fail name ("cannot be opened: " + e.Message)
+            let h = try NpyFormat.ReadHeader(s, where name) with :? InvalidDataException as e when not (e.Message.StartsWith file) -> fail name e.Message
+            if not (expectedDescr h.Descr) then fail name (sprintf "dtype %s, expected %s" h.Descr descrText)
+            if h.FortranOrder then fail name "is in Fortran order, expected C order"
+            if h.Shape.Length <> rank then fail name (sprintf "has %d dimensions %A, expected %d" h.Shape.Length h.Shape rank)
+            s, h
+        let numbers (name: string) (descr: string) (rank: int) =
+            let s, h = openArray name (fun d -> d = descr || (descr = "|u1" && d = "<u1")) descr rank
+            s, h, (fun msg -> fail name msg |> ignore)
+        let readStrings (name: string) : string[] =
+            let s, h = openArray name (fun d -> d.StartsWith "<U") "<U{n}" 1
+            use s = s
+            let width = match Int32.TryParse(h.Descr.Substring 2) with | true, w when w > 0 -> w | _ -> fail name (sprintf "bad string dtype %s" h.Descr)
+            let count = int h.Shape.[0]
+            let bytes = Array.zeroCreate<byte> (count * width * 4)
+            (try s.ReadExactly(Span<byte>(bytes))
+             with
+             | :? EndOfStreamException -> fail name "truncated: fewer bytes than its shape needs"
+             | :? InvalidDataException as e -> fail name ("corrupt compressed data: " + e.Message))
+            Array.init count (fun i ->
+                let chars = Encoding.UTF32.GetString(bytes, i * width * 4, width * 4)
+                chars.TrimEnd('\000'))
+        let readF32 name rank = let s, h, f = numbers name "<f4" rank in use s = s in ProcessedDatasetFile.ReadNumbers<float32>(s, h.ElementCount, f), h.Shape
+        let readI32 name rank = let s, h, f = numbers name "<i4" rank in use s = s in ProcessedDatasetFile.ReadNumbers<int>(s, h.ElementCount, f), h.Shape
+        let readU8 name rank = let s, h, f = numbers name "|u1" rank in use s = s in ProcessedDatasetFile.ReadNumbers<byte>(s, h.ElementCount, f), h.Shape
+        let readF64 name rank = let s, h, f = numbers name "<f8" rank in use s = s in ProcessedDatasetFile.ReadNumbers<float>(s, h.ElementCount, f), h.Shape
+        let signals, sigShape = readF32 "signals" 3
+        let n = int sigShape.[0]
+        let ecgIds, _ = readI32 "ecg_ids" 1
+        let labels, labelShape = readU8 "labels" 2
+        let classNames = readStrings "class_names"
+        let leadNames = readStrings "lead_names"
+        let folds, _ = readI32 "strat_fold" 1
+        let f64 name = fst (readF64 name 1)
+        let patient, age, sex, height, weight, site = f64 "patient_id", f64 "age", f64 "sex", f64 "height", f64 "weight", f64 "site"
+        let device = readStrings "device"
+        let rate, _ = readF64 "sampling_rate" 0
+        let expectLength name (actual: int) (expected: int) what =
+            if actual <> expected then fail name (sprintf "has %d %s, expected %d" actual what expected)
+        for name, len in [ "ecg_ids", ecgIds.Length; "strat_fold", folds.Length; "patient_id", patient.Length; "age", age.Length
+                           "sex", sex.Length; "height", height.Length; "weight", weight.Length; "site", site.Length; "device", device.Length ] do
+            expectLength name len n "records (signals has that many)"
+        expectLength "labels" (int labelShape.[0]) n "records (signals has that many)"
+        expectLength "labels" (int labelShape.[1]) classNames.Length "columns (class_names has that many)"
+        expectLength "lead_names" leadNames.Length (int sigShape.[2]) "names (signals has that many leads)"
+        { Signals = signals; RecordCount = n; Samples = int sigShape.[1]; Leads = int sigShape.[2]; SamplingRate = rate.[0]
+          LeadNames = leadNames; EcgIds = ecgIds; Labels = labels; ClassNames = classNames; StratFolds = folds
+          PatientIds = patient; Age = age; Sex = sex; Height = height; Weight = weight; Site = site; Device = device }
