@@ -183,9 +183,9 @@ type WfdbRecordReader() =
                     k <- k + 1
         for l in 0 .. nsig - 1 do
             let spec = header.Signals.[l]
-            // Headers write the 16-bit sum signed or unsigned; compare modulo 2^16.
+            // Headers write the 16-bit sum signed or unsigned; compare modulo 2^16 and show it the header's way.
             if (sums.[l] - int64 spec.Checksum) % 65536L <> 0L then
-                let actual = if spec.Checksum < 0 then int (int16 (uint16 (sums.[l] &&& 0xFFFFL))) else int (sums.[l] &&& 0xFFFFL)
+                let actual = if spec.Checksum > 32767 then int (sums.[l] &&& 0xFFFFL) else int (int16 (uint16 (sums.[l] &&& 0xFFFFL)))
                 WfdbException.Raise(file, record, spec.Description, "checksum", sprintf "checksum %d in header, %d in signal" spec.Checksum actual)
         nsamp
 

@@ -1,0 +1,219 @@
+namespace Ecg.Data
+
+open System
+open System.Diagnostics
+open System.IO
+open System.Text
+open System.Text.Json
+
+/// What to preprocess and where to write it.
+[<CLIMutable>]
+type PreprocessingOptions =
+    { /// A PTB-XL folder (ptbxl_database.csv, scp_statements.csv, records100/ or records500/).
+      PtbXlFolder: string
+      /// The `.npz` to write; null or "" to build the dataset in memory only (no files written).
+      OutputPath: string
+      /// 100 (filename_lr) or 500 (filename_hr).
+      SamplingRate: int
+      /// strat_folds to keep; null or empty keeps all.
+      Folds: int[] }
+    static member Create(folder: string, outputPath: string) =
+        { PtbXlFolder = folder; OutputPath = outputPath; SamplingRate = 100; Folds = [||] }
+
+/// Progress of the signal-reading phase.
+[<CLIMutable>]
+type PreprocessingProgress =
+    { RecordsDone: int
+      Total: int
+      Elapsed: TimeSpan
+      EstimatedRemaining: TimeSpan }
+
+/// A record (or CSV row) left out of the dataset, and why.
+[<CLIMutable>]
+type PreprocessingFailure =
+    { /// 0 when the row's ecg_id could not be read.
+      EcgId: int
+      /// The file at fault (CSV, header or signal file).
+      Source: string
+      Reason: string }
+
+/// What a run did. RecordsInCsv = MalformedRows + OutsideFolds + DroppedWithoutSuperclass + Failed(records) + Kept.
+[<CLIMutable>]
+type PreprocessingSummary =
+    { PtbXlFolder: string
+      SamplingRate: int
+      Folds: int[]
+      /// Data rows in ptbxl_database.csv.
+      RecordsInCsv: int
+      /// Rows left out because the CSV row itself is malformed (also listed in Failures).
+      MalformedRows: int
+      /// Well-formed rows whose strat_fold is not among Folds.
+      OutsideFolds: int
+      /// Records with no diagnostic superclass (dropped by the benchmark rule; not read).
+      DroppedWithoutSuperclass: int
+      /// Records whose signals were read and checked successfully.
+      RecordsRead: int
+      /// Records in the dataset.
+      RecordsKept: int
+      /// Records and rows that failed (malformed rows, missing or corrupt files).
+      Failed: int
+      Failures: PreprocessingFailure[]
+      ClassNames: string[]
+      Samples: int
+      Leads: int
+      ElapsedSeconds: float
+      OutputPath: string
+      ReportJsonPath: string
+      ReportTextPath: string }
+
+    /// A readable report.
+    member s.ToText() =
+        let b = StringBuilder()
+        let line (t: string) = b.AppendLine t |> ignore
+        line (sprintf "PTB-XL preprocessing report (%s, %d Hz)" s.PtbXlFolder s.SamplingRate)
+        line (sprintf "folds: %s" (if s.Folds.Length = 0 then "all" else String.Join(",", s.Folds)))
+        line (sprintf "records in CSV:              %d" s.RecordsInCsv)
+        line (sprintf "malformed CSV rows:          %d" s.MalformedRows)
+        line (sprintf "outside the chosen folds:    %d" s.OutsideFolds)
+        line (sprintf "dropped without superclass:  %d" s.DroppedWithoutSuperclass)
+        line (sprintf "records read:                %d" s.RecordsRead)
+        line (sprintf "records kept:                %d" s.RecordsKept)
+        line (sprintf "failed:                      %d" s.Failed)
+        line (sprintf "classes: %s; %d samples x %d leads; %.1f s" (String.Join(",", s.ClassNames)) s.Samples s.Leads s.ElapsedSeconds)
+        if not (String.IsNullOrEmpty s.OutputPath) then line (sprintf "output: %s" s.OutputPath)
+        if s.Failures.Length > 0 then
+            line ""
+            line "failures:"
+            for f in s.Failures do
+                line (sprintf "  ecg_id %d (%s): %s" f.EcgId f.Source f.Reason)
+        b.ToString()
+
+/// The dataset a run built and its summary.
+[<CLIMutable>]
+type PreprocessingResult = { Dataset: ProcessedDataset; Summary: PreprocessingSummary }
+
+/// PTB-XL folder -> ProcessedDataset (+ `.npz` and a failure report beside it).
+/// Bad records are reported and left out; one never stops the run.
+[<AbstractClass; Sealed>]
+type Preprocessing private () =
+
+    /// Report files beside the npz: `<name>_report.json` and `<name>_report.txt`.
+    static member ReportPaths(outputPath: string) =
+        let full = Path.GetFullPath outputPath
+        let stem = Path.Combine(Path.GetDirectoryName full, Path.GetFileNameWithoutExtension full)
+        stem + "_report.json", stem + "_report.txt"
+
+    static member private WriteAtomically(path: string, text: string) =
+        let temp = path + "." + Guid.NewGuid().ToString("N") + ".tmp"
+        try
+            File.WriteAllText(temp, text, UTF8Encoding(false))
+            File.Move(temp, path, true)
+        with _ ->
+            (try File.Delete temp with _ -> ())
+            reraise ()
+
+    static member Run(options: PreprocessingOptions, progress: Action<PreprocessingProgress>) : PreprocessingResult =
+        let clock = Stopwatch.StartNew()
+        if isNull (box options) || String.IsNullOrWhiteSpace options.PtbXlFolder then invalidArg "options" "PtbXlFolder is required"
+        let rate = options.SamplingRate
+        if rate <> 100 && rate <> 500 then invalidArg "options" (sprintf "SamplingRate must be 100 or 500, not %d" rate)
+        let folder = Path.GetFullPath options.PtbXlFolder
+        let folds = if isNull options.Folds then [||] else Array.sort options.Folds
+        let db = PtbXlDatabase.Load folder
+        let mapper = SuperclassMapper.FromDatabase db
+        let classes = mapper.ClassNames
+        let failures = ResizeArray<PreprocessingFailure>()
+        let malformedRows = db.Errors |> Array.filter (fun e -> e.File = PtbXlDatabase.DatabaseFileName) |> Array.distinctBy (fun e -> e.Line) |> Array.length
+        for e in db.Errors do
+            let id = if e.Key.StartsWith "ecg_id " then (match Int32.TryParse(e.Key.Substring 7) with | true, v -> v | _ -> 0) else 0
+            failures.Add { EcgId = id; Source = e.File; Reason = e.ToString() }
+        let inFolds = db.Records |> Array.filter (fun r -> folds.Length = 0 || Array.BinarySearch(folds, r.StratFold) >= 0)
+        let outsideFolds = db.Records.Length - inFolds.Length
+        // Labels come from the CSV alone, so unlabeled records are dropped before any file is read.
+        let labelBuffer = Array.zeroCreate<byte> classes.Length
+        let labeled = inFolds |> Array.filter (fun r -> mapper.Encode(r, Span<byte>(labelBuffer)))
+        let dropped = inFolds.Length - labeled.Length
+        let reader = WfdbRecordReader()
+        let recordPath (r: PtbXlRecord) = Path.Combine(folder, r.FilenameFor rate)
+        let fail (r: PtbXlRecord) (source: string) (reason: string) =
+            failures.Add { EcgId = r.EcgId; Source = source; Reason = reason }
+        // Phase 1: headers (small) decide the shape and which records can be read, so Signals is
+        // allocated once at (nearly always) its final size.
+        let mutable samples = 0
+        let mutable leadNames: string[] = null
+        let candidates = ResizeArray<PtbXlRecord * WfdbHeader>(labeled.Length)
+        for r in labeled do
+            let name = r.FilenameFor rate
+            if String.IsNullOrWhiteSpace name then fail r PtbXlDatabase.DatabaseFileName (sprintf "no filename_%s for %d Hz" (if rate = 100 then "lr" else "hr") rate)
+            else
+                try
+                    let h = reader.ReadHeader(recordPath r)
+                    let source = name + ".hea"
+                    if h.SamplingFrequency <> float rate then fail r source (sprintf "sampling frequency %g Hz in header, %d Hz expected" h.SamplingFrequency rate)
+                    elif h.SampleCount <= 0 || h.SignalCount <= 0 then fail r source "header gives no sample or signal count"
+                    else
+                        if isNull leadNames then
+                            samples <- h.SampleCount
+                            leadNames <- h.LeadNames
+                        if h.SampleCount <> samples then fail r source (sprintf "%d samples per lead, other records have %d" h.SampleCount samples)
+                        elif h.LeadNames <> leadNames then fail r source (sprintf "leads %s, other records have %s" (String.Join(",", h.LeadNames)) (String.Join(",", leadNames)))
+                        else candidates.Add((r, h))
+                with
+                | :? WfdbException as e -> fail r (name + ".hea") e.Message
+                | :? IOException | :? UnauthorizedAccessException as e -> fail r (name + ".hea") e.Message
+        let leads = if isNull leadNames then 0 else leadNames.Length
+        let length = samples * leads
+        let total = candidates.Count
+        if int64 total * int64 length > int64 Array.MaxLength then
+            raise (InvalidOperationException(sprintf "%d records x %d values exceed one .NET array" total length))
+        let mutable signals = Array.zeroCreate<float32> (total * length)
+        let kept = ResizeArray<PtbXlRecord>(total)
+        let report (doneCount: int) =
+            if not (isNull progress) then
+                let elapsed = clock.Elapsed
+                let perRecord = if doneCount > 0 then elapsed.TotalSeconds / float doneCount else 0.0
+                progress.Invoke { RecordsDone = doneCount; Total = total; Elapsed = elapsed
+                                  EstimatedRemaining = TimeSpan.FromSeconds(perRecord * float (total - doneCount)) }
+        // Phase 2: signals straight into their slot; a failed record's slot is reused by the next one.
+        for i in 0 .. total - 1 do
+            let r, h = candidates.[i]
+            let slot = Span<float32>(signals, kept.Count * length, length)
+            try
+                reader.ReadSignal(h, recordPath r, slot) |> ignore
+                kept.Add r
+            with
+            | :? WfdbException as e -> fail r (Path.Combine(Path.GetDirectoryName(r.FilenameFor rate), e.File)) e.Message
+            | :? IOException | :? UnauthorizedAccessException as e -> fail r (r.FilenameFor rate + ".dat") e.Message
+            if (i + 1) % 500 = 0 || i + 1 = total then report (i + 1)
+        if total = 0 then report 0
+        // Only when a signal file failed after its header passed: shrink to the final size.
+        if kept.Count < total then Array.Resize(&signals, kept.Count * length)
+        let n = kept.Count
+        let labels = Array.zeroCreate<byte> (n * classes.Length)
+        kept |> Seq.iteri (fun i r -> mapper.Encode(r, Span<byte>(labels, i * classes.Length, classes.Length)) |> ignore)
+        let pick f = kept |> Seq.map f |> Seq.toArray
+        let dataset =
+            { Signals = signals; RecordCount = n; Samples = samples; Leads = leads; SamplingRate = float rate
+              LeadNames = (if isNull leadNames then [||] else leadNames); EcgIds = pick (fun r -> r.EcgId)
+              Labels = labels; ClassNames = classes; StratFolds = pick (fun r -> r.StratFold)
+              PatientIds = pick (fun r -> r.PatientId); Age = pick (fun r -> r.Age); Sex = pick (fun r -> r.Sex)
+              Height = pick (fun r -> r.Height); Weight = pick (fun r -> r.Weight); Site = pick (fun r -> r.Site)
+              Device = pick (fun r -> r.Device) }
+        let output = if String.IsNullOrWhiteSpace options.OutputPath then "" else Path.GetFullPath options.OutputPath
+        let jsonPath, textPath = if output = "" then "", "" else Preprocessing.ReportPaths output
+        let readFailures = failures.Count - db.Errors.Length
+        let summary =
+            { PtbXlFolder = folder; SamplingRate = rate; Folds = folds; RecordsInCsv = db.Records.Length + malformedRows
+              MalformedRows = malformedRows; OutsideFolds = outsideFolds; DroppedWithoutSuperclass = dropped
+              RecordsRead = n; RecordsKept = n; Failed = malformedRows + readFailures
+              Failures = failures.ToArray(); ClassNames = classes; Samples = samples; Leads = leads
+              ElapsedSeconds = 0.0; OutputPath = output; ReportJsonPath = jsonPath; ReportTextPath = textPath }
+        if output <> "" then
+            ProcessedDatasetFile.Write(output, dataset)
+        let summary = { summary with ElapsedSeconds = clock.Elapsed.TotalSeconds }
+        if output <> "" then
+            Preprocessing.WriteAtomically(jsonPath, JsonSerializer.Serialize(summary, JsonSerializerOptions(WriteIndented = true)))
+            Preprocessing.WriteAtomically(textPath, summary.ToText())
+        { Dataset = dataset; Summary = summary }
+
+    static member Run(options: PreprocessingOptions) : PreprocessingResult = Preprocessing.Run(options, null)

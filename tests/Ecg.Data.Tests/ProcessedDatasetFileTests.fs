@@ -1,0 +1,126 @@
+module Ecg.Data.Tests.ProcessedDatasetFileTests
+
+open System
+open System.IO
+open Expecto
+open FsCheck
+open FsCheck.FSharp
+open Ecg.Data
+open Ecg.Data.Tests.TestData
+
+let sameFloats (a: float[]) (b: float[]) =
+    a.Length = b.Length && Array.forall2 (fun (x: float) y -> BitConverter.DoubleToInt64Bits x = BitConverter.DoubleToInt64Bits y) a b
+
+let sameSingles (a: float32[]) (b: float32[]) =
+    a.Length = b.Length && Array.forall2 (fun (x: float32) y -> BitConverter.SingleToInt32Bits x = BitConverter.SingleToInt32Bits y) a b
+
+/// A dataset of random size and content: NaNs, infinities, non-ASCII strings and empty strings included.
+let genDataset =
+    gen {
+        let! n = Gen.choose (0, 6)
+        let! samples = Gen.choose (1, 5)
+        let! leads = Gen.choose (1, 3)
+        let! classes = Gen.choose (1, 5)
+        let! signals = Gen.arrayOfLength (n * samples * leads) (ArbMap.defaults |> ArbMap.generate<float32>)
+        let floats = Gen.arrayOfLength n (ArbMap.defaults |> ArbMap.generate<float>)
+        let! labels = Gen.arrayOfLength (n * classes) (Gen.elements [ 0uy; 1uy ])
+        let! ids = Gen.arrayOfLength n (ArbMap.defaults |> ArbMap.generate<int>)
+        let! folds = Gen.arrayOfLength n (Gen.choose (1, 10))
+        let! p = floats
+        let! a = floats
+        let! s = floats
+        let! h = floats
+        let! w = floats
+        let! site = floats
+        let str = Gen.elements [ ""; "CS-12   E"; "AT-6 C 5.8"; "Ünïcode ✓"; "𝔼CG" ]
+        let! device = Gen.arrayOfLength n str
+        let! leadNames = Gen.arrayOfLength leads str
+        let! rate = Gen.elements [ 100.0; 500.0; nan ]
+        return
+            { Signals = signals; RecordCount = n; Samples = samples; Leads = leads; SamplingRate = rate; LeadNames = leadNames
+              EcgIds = ids; Labels = labels; ClassNames = Array.init classes (fun i -> sprintf "C%d" i); StratFolds = folds
+              PatientIds = p; Age = a; Sex = s; Height = h; Weight = w; Site = site; Device = device }
+    }
+
+let equalDatasets (a: ProcessedDataset) (b: ProcessedDataset) =
+    sameSingles a.Signals b.Signals && a.RecordCount = b.RecordCount && a.Samples = b.Samples && a.Leads = b.Leads
+    && sameFloats [| a.SamplingRate |] [| b.SamplingRate |] && a.LeadNames = b.LeadNames && a.EcgIds = b.EcgIds
+    && a.Labels = b.Labels && a.ClassNames = b.ClassNames && a.StratFolds = b.StratFolds
+    && sameFloats a.PatientIds b.PatientIds && sameFloats a.Age b.Age && sameFloats a.Sex b.Sex
+    && sameFloats a.Height b.Height && sameFloats a.Weight b.Weight && sameFloats a.Site b.Site && a.Device = b.Device
+
+let small () =
+    { Signals = [| 1.0f; nanf; -2.5f; 0.125f |]; RecordCount = 2; Samples = 1; Leads = 2; SamplingRate = 100.0
+      LeadNames = [| "I"; "II" |]; EcgIds = [| 7; 9 |]; Labels = [| 1uy; 0uy; 0uy; 1uy |]; ClassNames = [| "A"; "B" |]
+      StratFolds = [| 1; 10 |]; PatientIds = [| 1.0; nan |]; Age = [| 56.0; nan |]; Sex = [| 0.0; 1.0 |]
+      Height = [| nan; 180.0 |]; Weight = [| 63.0; nan |]; Site = [| 0.0; 2.0 |]; Device = [| "CS-12   E"; "" |] }
+
+let expectInvalid (f: unit -> unit) (fragments: string list) =
+    try f (); failtest "expected InvalidDataException"
+    with :? InvalidDataException as e ->
+        for fr in fragments do Expect.stringContains e.Message fr (sprintf "'%s' names %s" e.Message fr)
+
+[<Tests>]
+let tests =
+    testList "ProcessedDatasetFile" [
+        testProperty "write then read returns exactly what was written (NaNs included)" (Prop.forAll (Arb.fromGen genDataset) (fun d ->
+            use tmp = new TempFolder()
+            let path = Path.Combine(tmp.Path, "d.npz")
+            ProcessedDatasetFile.Write(path, d)
+            equalDatasets d (ProcessedDatasetFile.Read path)))
+        test "the file is a zip of .npy v1.0 arrays with the documented dtypes and no temp file is left" {
+            // Checked once with NumPy 1.24 (python3-numpy): np.load(path, allow_pickle=False) gave
+            // signals float32 (2, 1, 2), ecg_ids int32 (2,), labels uint8 (2, 2), class_names <U1 (2,),
+            // lead_names <U2 (2,), strat_fold int32, patient_id/age/sex/height/weight/site float64 (2,),
+            // device <U9 (2,), sampling_rate float64 () = 100.0; NaNs where written.
+            use tmp = new TempFolder()
+            let path = Path.Combine(tmp.Path, "d.npz")
+            ProcessedDatasetFile.Write(path, small ())
+            Expect.equal (Directory.GetFiles tmp.Path |> Array.map Path.GetFileName) [| "d.npz" |] "only the npz"
+            use zip = System.IO.Compression.ZipFile.OpenRead path
+            let names = zip.Entries |> Seq.map (fun e -> e.FullName) |> Set.ofSeq
+            Expect.equal names (Set.ofList [ for n in [ "signals"; "ecg_ids"; "labels"; "class_names"; "lead_names"; "strat_fold"; "patient_id"; "age"; "sex"; "height"; "weight"; "site"; "device"; "sampling_rate" ] -> n + ".npy" ]) "arrays"
+            let headerOf name = use s = zip.GetEntry(name + ".npy").Open() in NpyFormat.ReadHeader(s, name)
+            Expect.equal (headerOf "signals") { Descr = "<f4"; FortranOrder = false; Shape = [| 2L; 1L; 2L |] } "signals"
+            Expect.equal (headerOf "labels").Descr "|u1" "labels"
+            Expect.equal (headerOf "device") { Descr = "<U9"; FortranOrder = false; Shape = [| 2L |] } "device"
+            Expect.equal (headerOf "sampling_rate").Shape [||] "scalar"
+        }
+        test "a truncated file gives a clear error naming the file" {
+            use tmp = new TempFolder()
+            let path = Path.Combine(tmp.Path, "d.npz")
+            ProcessedDatasetFile.Write(path, small ())
+            let bytes = File.ReadAllBytes path
+            File.WriteAllBytes(path, bytes.[0 .. bytes.Length / 2])
+            expectInvalid (fun () -> ProcessedDatasetFile.Read path |> ignore) [ "d.npz" ]
+        }
+        test "a wrong dtype or a missing array names the array and the file" {
+            use tmp = new TempFolder()
+            let path = Path.Combine(tmp.Path, "d.npz")
+            ProcessedDatasetFile.Write(path, small ())
+            do
+                use zip = System.IO.Compression.ZipFile.Open(path, System.IO.Compression.ZipArchiveMode.Update)
+                zip.GetEntry("ecg_ids.npy").Delete()
+                let e = zip.CreateEntry("ecg_ids.npy")
+                use s = e.Open()
+                s.Write(NpyFormat.HeaderBytes("<i8", [| 2L |]))
+                s.Write(Array.zeroCreate<byte> 16)
+            expectInvalid (fun () -> ProcessedDatasetFile.Read path |> ignore) [ "d.npz, array ecg_ids"; "dtype <i8, expected <i4" ]
+            do
+                use zip = System.IO.Compression.ZipFile.Open(path, System.IO.Compression.ZipArchiveMode.Update)
+                zip.GetEntry("age.npy").Delete()
+            expectInvalid (fun () -> ProcessedDatasetFile.Read path |> ignore) [ "d.npz, array" ]
+        }
+        test "an inconsistent dataset is refused before anything is written" {
+            use tmp = new TempFolder()
+            let path = Path.Combine(tmp.Path, "d.npz")
+            Expect.throwsT<ArgumentException> (fun () -> ProcessedDatasetFile.Write(path, { small () with Age = [| 1.0 |] })) "Age length"
+            Expect.isFalse (File.Exists path) "nothing written"
+        }
+        test "metadata frame is indexed by ecg_id with one column per class" {
+            let f = ProcessedDatasetFrame.Metadata(small ())
+            Expect.equal (List.ofSeq f.RowKeys) [ 7; 9 ] "index"
+            Expect.equal (f.GetColumn<int>("B").[9]) 1 "label column"
+            Expect.equal (f.GetColumn<float>("age").[7]) 56.0 "age"
+        }
+    ]
