@@ -58,6 +58,8 @@ type SyntheticPtbXlResult =
 /// Deterministic random numbers (SplitMix64): stable across .NET versions, unlike System.Random's seeding.
 type internal SplitMix64(seed: uint64) =
     let mutable state = seed
+    let mutable spare = 0.0
+    let mutable hasSpare = false
     static member Mix(a: uint64, b: uint64) =
         let mutable z = a + 0x9E3779B97F4A7C15UL * (b + 1UL)
         z <- (z ^^^ (z >>> 30)) * 0xBF58476D1CE4E5B9UL
@@ -75,10 +77,18 @@ type internal SplitMix64(seed: uint64) =
     /// Uniform integer in [0, n).
     member r.Below(n: int) = int (r.NextDouble() * float n)
     member r.Chance(p: float) = r.NextDouble() < p
+    /// Standard normal (Box-Muller; the pair's second value is kept for the next call).
     member r.Normal() =
-        let u1 = 1.0 - r.NextDouble()
-        let u2 = r.NextDouble()
-        sqrt (-2.0 * log u1) * cos (2.0 * Math.PI * u2)
+        if hasSpare then
+            hasSpare <- false
+            spare
+        else
+            let u1 = 1.0 - r.NextDouble()
+            let u2 = r.NextDouble()
+            let radius = sqrt (-2.0 * log u1)
+            spare <- radius * sin (2.0 * Math.PI * u2)
+            hasSpare <- true
+            radius * cos (2.0 * Math.PI * u2)
     member r.Normal(mean: float, sd: float) = mean + sd * r.Normal()
     member r.Pick(items: 'T[]) = items.[r.Below items.Length]
 
@@ -293,12 +303,20 @@ module internal SyntheticEcgModel =
                         for l in 0 .. channels - 1 do ch.[row + l] <- ch.[row + l] + g * proj.[l]
             let noise = SplitMix64(SplitMix64.Mix(SplitMix64.Mix(seed, uint64 plan.EcgId), uint64 rate))
             for i in 0 .. n - 1 do
-                let t = float i / fs
                 let row = i * channels
-                for l in 0 .. channels - 1 do
-                    let mutable v = ch.[row + l] + noiseSd * noise.Normal()
-                    for struct (f, ph, amp) in wander.[l] do v <- v + amp * sin (2.0 * Math.PI * f * t + ph)
-                    ch.[row + l] <- v
+                for l in 0 .. channels - 1 do ch.[row + l] <- ch.[row + l] + noiseSd * noise.Normal()
+            // Wander by the angle-addition recurrence: one sin/cos per sinusoid instead of one per sample.
+            for l in 0 .. channels - 1 do
+                for struct (f, ph, amp) in wander.[l] do
+                    let step = 2.0 * Math.PI * f / fs
+                    let cosStep, sinStep = cos step, sin step
+                    let mutable sn = sin ph
+                    let mutable cs = cos ph
+                    for i in 0 .. n - 1 do
+                        ch.[i * channels + l] <- ch.[i * channels + l] + amp * sn
+                        let next = sn * cosStep + cs * sinStep
+                        cs <- cs * cosStep - sn * sinStep
+                        sn <- next
             // I and II in even ADC units, so III, aVR, aVL and aVF are exact integers of them (Einthoven/Goldberger).
             let out = Array.zeroCreate<int16> (n * 12)
             for i in 0 .. n - 1 do
@@ -581,20 +599,32 @@ type SyntheticPtbXl private () =
                         progress.Invoke { RecordsDone = doneCount; Total = n; Elapsed = clock.Elapsed })
         report 0
         let parallelism = if options.MaxDegreeOfParallelism > 0 then options.MaxDegreeOfParallelism else Environment.ProcessorCount
-        Parallel.For(0, n, ParallelOptions(MaxDegreeOfParallelism = parallelism), fun i ->
-            let plan = plans.[i]
-            let signals = SyntheticEcgModel.render plan seed rates
-            let written =
-                rates |> Array.mapi (fun k rate ->
-                    let rel = SyntheticPtbXl.RecordPath(plan.EcgId, rate)
-                    let dir = Path.Combine(folder, Path.GetDirectoryName rel)
-                    WfdbWriter.Write(dir, Path.GetFileName rel, rate, WfdbWriter.PtbXlLeadNames, signals.[k]), rel)
-            sums.[i] <- [| for w, rel in written do
-                              yield (w.SignalSha256, rel + ".dat")
-                              yield (w.HeaderSha256, rel + ".hea") |]
-            bytes.[i] <- written |> Array.sumBy (fun (w, _) -> w.Bytes)
-            let d = Interlocked.Increment(&finished)
-            if d % 250 = 0 || d = n then report d) |> ignore
+        // Records go to a staging folder that is moved into place whole: the output never holds a partial
+        // records100/, and files need no rename each.
+        let staging = Path.Combine(folder, ".synthetic-staging-" + Guid.NewGuid().ToString("N"))
+        try
+            for rate in rates do
+                for ecgId in 0 .. 1000 .. n do
+                    Directory.CreateDirectory(Path.Combine(staging, Path.GetDirectoryName(SyntheticPtbXl.RecordPath(max 1 ecgId, rate)))) |> ignore
+            Parallel.For(0, n, ParallelOptions(MaxDegreeOfParallelism = parallelism), fun i ->
+                let plan = plans.[i]
+                let signals = SyntheticEcgModel.render plan seed rates
+                let written =
+                    rates |> Array.mapi (fun k rate ->
+                        let rel = SyntheticPtbXl.RecordPath(plan.EcgId, rate)
+                        let dir = Path.Combine(staging, Path.GetDirectoryName rel)
+                        WfdbWriter.Write(dir, Path.GetFileName rel, rate, WfdbWriter.PtbXlLeadNames, signals.[k], false), rel)
+                sums.[i] <- [| for w, rel in written do
+                                  yield (w.SignalSha256, rel + ".dat")
+                                  yield (w.HeaderSha256, rel + ".hea") |]
+                bytes.[i] <- written |> Array.sumBy (fun (w, _) -> w.Bytes)
+                let d = Interlocked.Increment(&finished)
+                if d % 250 = 0 || d = n then report d) |> ignore
+            for rate in rates do
+                let name = sprintf "records%d" rate
+                Directory.Move(Path.Combine(staging, name), Path.Combine(folder, name))
+        finally
+            if Directory.Exists staging then Directory.Delete(staging, true)
         let rootFiles =
             [| "ptbxl_database.csv", String.Join("\n", Array.append [| SyntheticPtbXl.DatabaseHeader |] (plans |> Array.map SyntheticPtbXl.CsvLine)) + "\n"
                "scp_statements.csv", SyntheticPtbXl.ScpStatementsCsv

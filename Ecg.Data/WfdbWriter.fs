@@ -90,17 +90,24 @@ type WfdbWriter private () =
             (try File.Delete temp with _ -> ())
             reraise ()
 
-    /// Writes `<directory>/<recordName>.hea` and `.dat` (each atomically; the header last, so a header
-    /// never names a signal file that is not complete). `samples` is (Samples, Leads) row-major in ADC units.
-    static member Write(directory: string, recordName: string, samplingFrequency: int, leadNames: string[], samples: int16[]) : WfdbWrittenRecord =
+    /// Writes `<directory>/<recordName>.hea` and `.dat`, the header last, so a header never names a signal
+    /// file that is not complete. `samples` is (Samples, Leads) row-major in ADC units. With `atomic` each file
+    /// goes through a temporary file and a rename; without, it is written in place (for callers that write
+    /// into a staging folder and move the whole folder, which saves a rename per file).
+    static member Write(directory: string, recordName: string, samplingFrequency: int, leadNames: string[], samples: int16[], atomic: bool) : WfdbWrittenRecord =
         let header = Encoding.ASCII.GetBytes(WfdbWriter.FormatHeader(recordName, samplingFrequency, leadNames, samples))
         let signal = WfdbWriter.EncodeFormat16 samples
         Directory.CreateDirectory directory |> ignore
         let headerPath = Path.Combine(directory, recordName + ".hea")
         let signalPath = Path.Combine(directory, recordName + ".dat")
-        WfdbWriter.WriteAtomically(signalPath, signal)
-        WfdbWriter.WriteAtomically(headerPath, header)
+        let write (path: string) (bytes: byte[]) = if atomic then WfdbWriter.WriteAtomically(path, bytes) else File.WriteAllBytes(path, bytes)
+        write signalPath signal
+        write headerPath header
         { HeaderPath = headerPath; SignalPath = signalPath
           HeaderSha256 = Convert.ToHexStringLower(SHA256.HashData header)
           SignalSha256 = Convert.ToHexStringLower(SHA256.HashData signal)
           Bytes = int64 header.Length + int64 signal.Length }
+
+    /// Writes the record atomically (see the overload).
+    static member Write(directory: string, recordName: string, samplingFrequency: int, leadNames: string[], samples: int16[]) : WfdbWrittenRecord =
+        WfdbWriter.Write(directory, recordName, samplingFrequency, leadNames, samples, true)
