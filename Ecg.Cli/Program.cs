@@ -36,6 +36,9 @@ public static class Program
             config.AddCommand<EvaluateCommand>("evaluate")
                 .WithDescription("Evaluate a session's weights on a split: ROC AUC per class and macro with a bootstrap interval, classification reports.")
                 .WithExample("evaluate", "--session", "3", "--split", "validation");
+            config.AddCommand<SynthCommand>("synth")
+                .WithDescription("Write a synthetic PTB-XL-shaped folder (CSVs, WFDB records, checksums) whose signals carry learnable class patterns: a demo without PTB-XL.")
+                .WithExample("synth", "data/synthetic", "--records", "2000");
             config.AddCommand<DoctorCommand>("doctor")
                 .WithDescription("Check this machine: .NET, TorchSharp's native library, compute devices, CPU threads, the PTB-XL folder.")
                 .WithExample("doctor", "--data", "../shared/ptbxl-sample");

@@ -65,6 +65,20 @@ let tests =
             Expect.stringContains missingSession.Output "existing: 1" "lists the sessions there are"
         }
 
+        test "synth writes a PTB-XL-shaped folder that preprocesses with zero failures, deterministically" {
+            let work = tempFolder "synth"
+            let first = ecgIn work [ "synth"; "first"; "--records"; "120"; "--seed"; "5" ]
+            expectOk first
+            expectOk (ecgIn work [ "synth"; "second"; "--records"; "120"; "--seed"; "5" ])
+            let sums folder = File.ReadAllText(Path.Combine(work, folder, "SHA256SUMS.txt"))
+            Expect.equal (sums "second") (sums "first") "same seed, same files"
+            let pre = ecgIn work [ "preprocess"; "--data"; Path.Combine(work, "first"); "--strict" ]
+            expectOk pre
+            Expect.stringContains pre.Output "failed:                      0" "no failures"
+            let refused = ecgIn work [ "synth"; "first"; "--records"; "10" ]
+            Expect.equal refused.ExitCode 1 "a non-empty folder is not overwritten without --overwrite"
+        }
+
         test "preprocess without a data folder fails with a one-line reason" {
             let r = ecgIn (tempFolder "nodata") [ "preprocess" ]
             Expect.equal r.ExitCode 1 "failure"
