@@ -33,11 +33,14 @@ internal static class ModelRunner
     private static Exception NaNReport(nn.Module<Tensor, Tensor> model, Tensor input, int firstRecord)
     {
         bool inputNaN = !input.isfinite().all().item<bool>();
+        bool transient;
+        using (var again = model.forward(input)) transient = !again.isnan().any().item<bool>();
         var badState = model.state_dict().Where(kv => kv.Value.is_floating_point() && !kv.Value.isfinite().all().item<bool>()).Select(kv => kv.Key).ToList();
         return new InvalidOperationException(
             $"The model produced NaN for the batch starting at record index {firstRecord}: " +
             (inputNaN ? "the input holds NaN or infinite values. " : "the input is finite. ") +
-            (badState.Count > 0 ? $"Non-finite weights or statistics: {string.Join(", ", badState)}." : "All weights and statistics are finite."));
+            (badState.Count > 0 ? $"Non-finite weights or statistics: {string.Join(", ", badState)}. " : "All weights and statistics are finite. ") +
+            (transient ? "Recomputing the same batch gave finite values (a transient native fault)." : "Recomputing gives NaN again."));
     }
 
     public static float[] Sigmoid(float[] logits) => logits.Select(z => 1f / (1f + MathF.Exp(-z))).ToArray();
