@@ -40,7 +40,7 @@ internal sealed class BatchBuilder
             source.CopyTo(staging.AsSpan(k * length * leads, length * leads));
         }
         // (B, T, L) as stored -> (B, L, T) as Conv1d wants.
-        using var stored = tensor(staging.AsSpan(0, needed).ToArray(), new long[] { count, length, leads });
+        using var stored = tensor(staging.AsMemory(0, needed), new long[] { count, length, leads });   // copies
         using var channelsFirst = stored.permute(0, 2, 1);
         var result = channelsFirst.contiguous();
         // In-place ops return the same tensor: nothing new to dispose.

@@ -22,10 +22,25 @@ internal static class ModelRunner
             int offset = b * batchSize, count = Math.Min(batchSize, indices.Length - offset);
             var input = batches.Signals(indices, offset, count);
             var logits = WindowedInference.Logits(model, input, config.EvalWindow, config.EvalStride).cpu();
+            if (logits.isnan().any().item<bool>()) throw NaNReport(model, input, indices[offset]);
             logits.data<float>().CopyTo(result.AsSpan(offset * classes, count * classes));
             batchDone?.Invoke(b + 1, batchCount);
         }
         return result;
+    }
+
+    /// <summary>Says where a NaN output came from: the input, the weights/statistics, or the computation.</summary>
+    private static Exception NaNReport(nn.Module<Tensor, Tensor> model, Tensor input, int firstRecord)
+    {
+        bool inputNaN = !input.isfinite().all().item<bool>();
+        bool transient;
+        using (var again = model.forward(input)) transient = !again.isnan().any().item<bool>();
+        var badState = model.state_dict().Where(kv => kv.Value.is_floating_point() && !kv.Value.isfinite().all().item<bool>()).Select(kv => kv.Key).ToList();
+        return new InvalidOperationException(
+            $"The model produced NaN for the batch starting at record index {firstRecord}: " +
+            (inputNaN ? "the input holds NaN or infinite values. " : "the input is finite. ") +
+            (badState.Count > 0 ? $"Non-finite weights or statistics: {string.Join(", ", badState)}. " : "All weights and statistics are finite. ") +
+            (transient ? "Recomputing the same batch gave finite values (a transient native fault)." : "Recomputing gives NaN again."));
     }
 
     public static float[] Sigmoid(float[] logits) => logits.Select(z => 1f / (1f + MathF.Exp(-z))).ToArray();

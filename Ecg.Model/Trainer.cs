@@ -103,7 +103,11 @@ public static class Trainer
                 loss.backward();
                 optimizer.step();
                 step++;
-                lossSum += loss.item<float>() * count;
+                float batchLoss = loss.item<float>();
+                if (!float.IsFinite(batchLoss))
+                    throw new InvalidOperationException(
+                        $"Session '{session.Folder}': the training loss became {batchLoss} at epoch {epoch}, batch {b + 1} (lr {lr:G3}); lower the learning rate.");
+                lossSum += batchLoss * count;
                 double rate = (offset + count) / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
                 double remaining = (order.Length - offset - count + (double)(config.Epochs - epoch) * order.Length) / rate;
                 options.Progress?.Invoke(new TrainingProgress("train", epoch, config.Epochs, b + 1, batchCount, rate, TimeSpan.FromSeconds(remaining)));
@@ -190,22 +194,14 @@ public static class Trainer
     internal static EpochMetrics WithValidation(EpochMetrics metrics, float[] logits, byte[] labels, float[]? positiveWeight, int classes)
     {
         var probabilities = ModelRunner.Sigmoid(logits);
-        long tp = 0, fp = 0, fn = 0, correct = 0;
-        for (int i = 0; i < probabilities.Length; i++)
-        {
-            bool predicted = probabilities[i] >= 0.5f, actual = labels[i] == 1;
-            if (predicted == actual) correct++;
-            if (predicted && actual) tp++;
-            else if (predicted) fp++;
-            else if (actual) fn++;
-        }
+        var predictions = Thresholds.Apply(probabilities, classes, 0.5);
         var perClass = RocAuc.PerClass(probabilities, labels, classes);
         return metrics with
         {
             ValidationLoss = ModelRunner.BceWithLogits(logits, labels, positiveWeight, classes),
-            ValidationBinaryAccuracy = (double)correct / probabilities.Length,
-            ValidationPrecision = tp + fp == 0 ? 0 : (double)tp / (tp + fp),
-            ValidationRecall = tp + fn == 0 ? 0 : (double)tp / (tp + fn),
+            ValidationBinaryAccuracy = BinaryAccuracy.FromPredictions(labels, predictions, classes),
+            ValidationPrecision = PrecisionRecallF1.MicroPrecision(labels, predictions, classes),
+            ValidationRecall = PrecisionRecallF1.MicroRecall(labels, predictions, classes),
             ValidationAucPerClass = perClass,
             ValidationMacroAuc = RocAuc.Macro(probabilities, labels, classes),
         };

@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using System.Globalization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ecg.Model;
+
+/// <summary>One measured figure: records per second for a phase, batch size and input length.</summary>
+/// <param name="Phase">"train" (forward, backward, Adam step) or "inference" (forward only, no gradients, eval mode).</param>
+/// <param name="PeakResidentMegabytes">the process's peak resident memory so far (Linux VmHWM), MiB.</param>
+public sealed record BenchmarkFigure(string Phase, int BatchSize, int Length, int Steps, double Seconds,
+                                     double SamplesPerSecond, double PeakResidentMegabytes)
+{
+    public override string ToString() => string.Format(CultureInfo.InvariantCulture,
+        "{0,-9} batch {1,4}  length {2,4}  {3,8:0.0} samples/s  ({4} steps, {5:0.0} s)  peak RSS {6:0} MiB",
+        Phase, BatchSize, Length, SamplesPerSecond, Steps, Seconds, PeakResidentMegabytes);
+}
+
+/// <summary>
+/// Throughput of the cross-lead CNN on this machine with random input (12 leads): training steps and
+/// inference at given batch sizes and lengths (1000 = 10 s at 100 Hz, 250 = a 2.5 s crop).
+/// </summary>
+public static class TrainingBenchmark
+{
+    /// <summary>
+    /// Measures every (batch size, length) pair: one warm-up step, then <paramref name="steps"/> timed steps,
+    /// for training and for inference. Threads default to the core count.
+    /// </summary>
+    public static IReadOnlyList<BenchmarkFigure> Run(int[]? batchSizes = null, int[]? lengths = null, int steps = 3,
+                                                     int? threads = null, string device = "cpu", Action<BenchmarkFigure>? onFigure = null)
+    {
+        batchSizes ??= new[] { 64, 512 };
+        lengths ??= new[] { 1000, 250 };
+        if (steps < 1) throw new ArgumentException("steps must be at least 1.");
+        set_num_threads(threads ?? Environment.ProcessorCount);
+        var resolved = Devices.Resolve(device);
+        var figures = new List<BenchmarkFigure>();
+        foreach (var length in lengths)
+            foreach (var batch in batchSizes)
+            {
+                foreach (var phase in new[] { "train", "inference" })
+                {
+                    var figure = Measure(phase, batch, length, steps, resolved);
+                    figures.Add(figure);
+                    onFigure?.Invoke(figure);
+                }
+            }
+        return figures;
+    }
+
+    private static BenchmarkFigure Measure(string phase, int batch, int length, int steps, Device device)
+    {
+        manual_seed(0);
+        using var model = new CrossLeadCnn(12, 5);
+        model.to(device);
+        using var optimizer = optim.Adam(model.parameters(), 1e-4, 0.9, 0.999, 1e-7);
+        using var x = randn(batch, 12, length, device: device);
+        using var y = randint(0, 2, new long[] { batch, 5 }, device: device).to_type(ScalarType.Float32);
+        bool training = phase == "train";
+        if (training) model.train(); else model.eval();
+
+        void Step()
+        {
+            using var scope = NewDisposeScope();
+            if (training)
+            {
+                optimizer.zero_grad();
+                var loss = nn.functional.binary_cross_entropy_with_logits(model.forward(x), y);
+                loss.backward();
+                optimizer.step();
+                loss.item<float>();
+            }
+            else
+            {
+                using var noGrad = no_grad();
+                model.forward(x).sum().item<float>();
+            }
+        }
+
+        Step();   // warm-up: allocations and kernel selection
+        var clock = Stopwatch.StartNew();
+        for (int s = 0; s < steps; s++) Step();
+        double seconds = clock.Elapsed.TotalSeconds;
+        return new BenchmarkFigure(phase, batch, length, steps, seconds, batch * steps / seconds, PeakResidentMegabytes());
+    }
+
+    /// <summary>Peak resident memory of this process (VmHWM on Linux; peak working set elsewhere), MiB.</summary>
+    public static double PeakResidentMegabytes()
+    {
+        const string status = "/proc/self/status";
+        if (File.Exists(status))
+            foreach (var line in File.ReadLines(status))
+                if (line.StartsWith("VmHWM:"))
+                    return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
+        using var process = Process.GetCurrentProcess();
+        return process.PeakWorkingSet64 / (1024.0 * 1024.0);
+    }
+}
