@@ -36,6 +36,9 @@ public static class Program
             config.AddCommand<EvaluateCommand>("evaluate")
                 .WithDescription("Evaluate a session's weights on a split: ROC AUC per class and macro with a bootstrap interval, classification reports.")
                 .WithExample("evaluate", "--session", "3", "--split", "validation");
+            config.AddCommand<PredictCommand>("predict")
+                .WithDescription("Probabilities per class and predicted superclasses for a WFDB record or a folder of records, with a session's tuned thresholds.")
+                .WithExample("predict", "../shared/ptbxl-sample/records100/00000/00001_lr", "--session", "1");
             config.AddCommand<SynthCommand>("synth")
                 .WithDescription("Write a synthetic PTB-XL-shaped folder (CSVs, WFDB records, checksums) whose signals carry learnable class patterns: a demo without PTB-XL.")
                 .WithExample("synth", "data/synthetic", "--records", "2000");

@@ -68,6 +68,13 @@ public sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         s.AppendLine().AppendLine();
         s.AppendLine("Classification report at threshold 0.5:");
         s.AppendLine(ClassificationReport.Compute(e.Labels, Thresholds.Apply(e.Probabilities, e.Classes, 0.5), e.ClassNames).ToText());
+        if (File.Exists(SessionReport.ThresholdsPath(session)))
+        {
+            var tuned = SessionReport.ReadThresholds(session);
+            s.AppendLine("Classification report at the per-class thresholds tuned on validation (" +
+                         string.Join(", ", e.ClassNames.Select((c, i) => $"{c} {tuned[i].ToString("0.####", CultureInfo.InvariantCulture)}")) + "):");
+            s.AppendLine(ClassificationReport.Compute(e.Labels, Thresholds.Apply(e.Probabilities, e.Classes, tuned), e.ClassNames).ToText());
+        }
         return s.ToString();
     }
 }

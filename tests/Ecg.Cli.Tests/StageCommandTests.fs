@@ -59,6 +59,19 @@ let tests =
             Expect.stringContains evaluation.Output "samples avg" "a classification report"
             Expect.isTrue (File.Exists(Path.Combine(session, "evaluations", "validation_best.txt"))) "saved evaluation"
 
+            let record = Path.Combine(sampleFolder (), "records100", "00000", "00001_lr")
+            let one = ecgIn work [ "predict"; record; "--session"; "1" ]
+            expectOk one
+            Expect.stringContains one.Output "00001_lr" "the record's row"
+            Expect.stringContains one.Output "session thresholds tuned on validation" "uses the session's thresholds"
+            let csv = Path.Combine(work, "predictions.csv")
+            expectOk (ecgIn work [ "predict"; Path.Combine(sampleFolder (), "records100"); "--output"; csv ])
+            Expect.equal (File.ReadAllLines csv).Length 401 "a header and one row per sample record"
+            let broken = damagedSampleCopy ()
+            let corrupt = ecgIn work [ "predict"; Path.Combine(broken, "records100", "00000", "00007_lr") ]
+            Expect.equal corrupt.ExitCode 1 "a corrupt record fails"
+            Expect.stringContains corrupt.Output "00007_lr" "and the error names it"
+
             let missingSession = ecgIn work [ "evaluate"; "--session"; "9" ]
             Expect.equal missingSession.ExitCode 1 "unknown session"
             Expect.stringContains missingSession.Output "Training session '9' not found" "names the session"
