@@ -149,6 +149,11 @@ Target.create "Preprocess" (fun p ->
 Target.create "Train" (ecg [ "train" ])
 Target.create "Evaluate" (ecg [ "evaluate" ])
 
+/// Stage timings on this machine (not a test): pass --data and --dataset for full-size figures.
+Target.create "Bench" (fun p ->
+    let data = match ptbXlFolder p with Some folder -> [ "--data"; folder ] | None -> []
+    ecg ("bench" :: data) p)
+
 // ---------------------------------------------------------------------------------------------
 // Dependencies
 // ---------------------------------------------------------------------------------------------
@@ -156,5 +161,6 @@ Target.create "Evaluate" (ecg [ "evaluate" ])
 "Clean" ?=> "Restore"
 "Restore" ==> "Build" ==> "Test"
 "Build" ==> "Download" ==> "Preprocess" ==> "Train" ==> "Evaluate"
+"Build" ==> "Bench"
 
 Target.runOrDefaultWithArguments "Build"

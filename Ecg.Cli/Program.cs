@@ -42,6 +42,9 @@ public static class Program
             config.AddCommand<SynthCommand>("synth")
                 .WithDescription("Write a synthetic PTB-XL-shaped folder (CSVs, WFDB records, checksums) whose signals carry learnable class patterns: a demo without PTB-XL.")
                 .WithExample("synth", "data/synthetic", "--records", "2000");
+            config.AddCommand<BenchCommand>("bench")
+                .WithDescription("Measure this machine: WFDB reading and preprocessing (records/s, memory), training and inference (samples/s), projections (seconds).")
+                .WithExample("bench", "--data", "../shared/ptbxl-sample", "--stages", "read,train");
             config.AddCommand<DoctorCommand>("doctor")
                 .WithDescription("Check this machine: .NET, TorchSharp's native library, compute devices, CPU threads, the PTB-XL folder.")
                 .WithExample("doctor", "--data", "../shared/ptbxl-sample");

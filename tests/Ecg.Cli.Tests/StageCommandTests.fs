@@ -92,6 +92,14 @@ let tests =
             Expect.equal refused.ExitCode 1 "a non-empty folder is not overwritten without --overwrite"
         }
 
+        test "bench prints a figure per measurement, with the core count" {
+            let r = ecgIn (tempFolder "bench") [ "bench"; "--data"; sampleFolder (); "--stages"; "read,preprocess" ]
+            expectOk r
+            Expect.isMatch r.Output @"read WFDB \(warm cache\)\s+\d+ records/s" "reading speed"
+            Expect.isMatch r.Output @"preprocess in memory, warm cache\s+\d+ records/s" "preprocessing speed"
+            Expect.stringContains r.Output (sprintf "[%d cores]" Environment.ProcessorCount) "the machine's core count"
+        }
+
         test "preprocess without a data folder fails with a one-line reason" {
             let r = ecgIn (tempFolder "nodata") [ "preprocess" ]
             Expect.equal r.ExitCode 1 "failure"
