@@ -32,7 +32,7 @@ public static class Trainer
         var manifest = session.Manifest;
         var config = manifest.Config.Validate();
         CheckDatasetMatches(session, dataset);
-        set_num_threads(config.Threads ?? Environment.ProcessorCount);
+        SetThreads(config.Threads);
         var device = Devices.Resolve(config.Device);
 
         var split = session.SplitScheme;
@@ -171,6 +171,16 @@ public static class Trainer
 
         if (options.WriteReports && state.Finished) SessionReport.Write(session, dataset, options.Cancellation);
         return new TrainingResult(session, history, state.BestEpoch, state.Finished, state.StoppedEarly, firstRss, lastRss);
+    }
+
+    /// <summary>
+    /// Sets torch's intra-op threads (default: all cores) only when it differs from the current count:
+    /// changing it after parallel work has started is what libtorch warns against.
+    /// </summary>
+    internal static void SetThreads(int? threads)
+    {
+        int wanted = threads ?? Environment.ProcessorCount;
+        if (get_num_threads() != wanted) set_num_threads(wanted);
     }
 
     /// <summary>Seed of one epoch's random streams: a SplitMix64 step of (seed, epoch), so nearby seeds do not correlate.</summary>

@@ -32,7 +32,7 @@ public static class TrainingBenchmark
         batchSizes ??= new[] { 64, 512 };
         lengths ??= new[] { 1000, 250 };
         if (steps < 1) throw new ArgumentException("steps must be at least 1.");
-        set_num_threads(threads ?? Environment.ProcessorCount);
+        Trainer.SetThreads(threads);
         var resolved = Devices.Resolve(device);
         var figures = new List<BenchmarkFigure>();
         foreach (var length in lengths)
