@@ -30,7 +30,7 @@ type EmbeddingSet =
     /// The embedding of one record (by position), copied.
     member s.Row(index: int) = Array.sub s.Embeddings (index * s.Dimension) s.Dimension
 
-/// `embeddings_<split>.npz`: a NumPy archive without pickled objects (numpy.load(path) opens it):
+/// `embeddings_{split}.npz`: a NumPy archive without pickled objects (numpy.load(path) opens it):
 /// ecg_ids <i4 (N,); embeddings <f4 (N, D); labels |u1 (N, C); class_names <U (C,);
 /// split <U (1,); weights <U (1,); session <i4 (1,).
 [<AbstractClass; Sealed>]
@@ -47,7 +47,7 @@ type EmbeddingFile private () =
         values |> Array.iteri (fun i v -> Encoding.UTF32.GetBytes(v, 0, v.Length, bytes, i * width * 4) |> ignore)
         writeEntry zip name (sprintf "<U%d" width) [| int64 values.Length |] (ReadOnlySpan<byte>(bytes))
 
-    /// File name for a split: embeddings_<split>.npz.
+    /// File name for a split: embeddings_{split}.npz.
     static member FileName(split: string) = sprintf "embeddings_%s.npz" split
 
     /// Writes atomically (temporary file, then rename).

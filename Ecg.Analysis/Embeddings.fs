@@ -17,14 +17,14 @@ type Embeddings private () =
     /// Splits the stages accept.
     static member SplitNames = [| "train"; "validation"; "test"; "all" |]
 
-    /// <artifacts>/training_sessions/session_N, opened; a clear error when absent.
+    /// artifacts/training_sessions/session_N, opened; a clear error when absent.
     static member OpenSession(artifactsRoot: string, sessionNumber: int) : TrainingSession =
         let folder = Path.Combine(TrainingSession.SessionsRoot artifactsRoot, TrainingSession.FolderPrefix + string sessionNumber)
         if not (Directory.Exists folder) then
             raise (DirectoryNotFoundException(sprintf "Training session %d not found: no folder '%s'." sessionNumber folder))
         TrainingSession.Open folder
 
-    /// <artifacts>/feature_space/session_N.
+    /// artifacts/feature_space/session_N.
     static member FeatureSpaceFolder(artifactsRoot: string, sessionNumber: int) =
         Path.Combine(artifactsRoot, "feature_space", TrainingSession.FolderPrefix + string sessionNumber)
 
@@ -64,7 +64,7 @@ type Embeddings private () =
           Embeddings = values; Dimension = extractor.Dimension; Labels = labels; ClassNames = dataset.ClassNames }
 
     /// Embeds a split ("train", "validation", "test" or "all") and writes
-    /// <artifacts>/feature_space/session_N/embeddings_<split>.npz.
+    /// artifacts/feature_space/session_N/embeddings_{split}.npz.
     static member Run(artifactsRoot: string, sessionNumber: int, dataset: ProcessedDataset, split: string, weights: string,
                       device: string, batchDone: Action<int, int>) : EmbeddingRunResult =
         let session = Embeddings.OpenSession(artifactsRoot, sessionNumber)

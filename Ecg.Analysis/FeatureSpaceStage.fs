@@ -111,17 +111,12 @@ type FeatureSpaceResult =
       ChartPaths: string[] }
 
 /// The Feature space stage: embeddings -> K-Means + class-cluster evaluation -> PCA / t-SNE / UMAP
-/// -> metadata buckets; writes <artifacts>/feature_space/session_N/ (see docs/feature_space.md).
+/// -> metadata buckets; writes artifacts/feature_space/session_N/ (see docs/feature_space.md).
 [<AbstractClass; Sealed>]
 type FeatureSpaceStage private () =
     static let invariant (v: float) = if Double.IsNaN v then "" else v.ToString("R", CultureInfo.InvariantCulture)
 
-    static let bucketNames (scheme: BucketScheme) =
-        if scheme.Field = "sex" then [| "male (0)"; "female (1)" |]
-        else
-            Array.init scheme.BucketCount (fun b ->
-                let lo, hi = scheme.Edges.[b], scheme.Edges.[b + 1]
-                if Double.IsPositiveInfinity hi then sprintf ">= %g" lo else sprintf "[%g, %g)" lo hi)
+    static let bucketNames (scheme: BucketScheme) = FeatureSpaceStage.BucketNames scheme
 
     static let labelSetName (classNames: string[]) (row: byte[]) =
         let names = Array.zip classNames row |> Array.filter (fun (_, v) -> v = 1uy) |> Array.map fst
@@ -152,6 +147,14 @@ type FeatureSpaceStage private () =
               let neighbours = min UmapOptions.Default.Neighbours (n - 1)
               let umap = Umap.fit { UmapOptions.Default with Neighbours = neighbours; Seed = options.Seed } rows
               yield summary "umap" umap.Embedding (sprintf "%d neighbours, %s initialisation, %d epochs" neighbours umap.Initialisation umap.Epochs) ]
+
+    /// Readable bucket names: "[2, 25)", ..., ">= 75"; sex "male (0)", "female (1)".
+    static member BucketNames(scheme: BucketScheme) : string[] =
+        if scheme.Field = "sex" then [| "male (0)"; "female (1)" |]
+        else
+            Array.init scheme.BucketCount (fun b ->
+                let lo, hi = scheme.Edges.[b], scheme.Edges.[b + 1]
+                if Double.IsPositiveInfinity hi then sprintf ">= %g" lo else sprintf "[%g, %g)" lo hi)
 
     static member private WriteText(s: FeatureSpaceSummary) =
         let b = StringBuilder()
