@@ -119,6 +119,8 @@ module LinearProbe =
                 1
             | ProbeKind.Regression -> 1
             | other -> invalidArg "kind" (sprintf "Unknown probe kind '%s': use softmax, sigmoid or regression." other)
+        FeatureMatrix.Validate(trainRows, "trainRows") |> ignore
+        if validationRows.Length > 0 then FeatureMatrix.Validate(validationRows, "validationRows") |> ignore
         let d = trainRows.[0].Length
         let featureMean, featureStd = standardiser trainRows
         let targetMean, targetStd =

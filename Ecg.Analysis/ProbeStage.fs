@@ -267,6 +267,10 @@ type ProbeStage private () =
         let batchDone = Action<int, int>(fun d t -> if not (isNull progress) then progress.Invoke { Step = "embeddings"; Done = d; Total = t })
         let set = Embeddings.Compute(session, dataset, indices, "all", options.Weights, options.Device, batchDone, cancel)
         let rows = set.Rows()
+        rows |> Array.iteri (fun i r ->
+            match r |> Array.tryFindIndex (Double.IsFinite >> not) with
+            | Some j -> invalidOp (sprintf "Training session %d gives ecg_id %d a non-finite embedding (component %d is %g): its signal or the weights hold NaN or infinity." sessionNumber set.EcgIds.[i] j r.[j])
+            | None -> ())
         let number, folder = ProbeStage.CreateSessionFolder artifactsRoot
         HtmlCharts.ensurePlotly folder
         let results =
