@@ -109,20 +109,3 @@ let fail (message: string) : 'T = stop message
 /// The artifacts root the `ecg` command uses: --artifacts, else $ECG_ARTIFACTS, else ./artifacts.
 let artifactsRoot () = Path.GetFullPath(parameter "artifacts" "ECG_ARTIFACTS" "artifacts")
 
-/// Runs `work` on a fresh thread and returns its result (an exception is rethrown here).
-/// Why: TorchSharp models run on fsi's own main thread return NaN (seen here with TorchSharp 0.107 /
-/// libtorch 2.10 on CPU: a trained session's predictions were all NaN on fsi's thread and correct on any
-/// other thread, in the same process), so every script does its TorchSharp work through this.
-let onWorkerThread (work: unit -> 'T) : 'T =
-    let mutable result = Unchecked.defaultof<'T>
-    let mutable failure : Runtime.ExceptionServices.ExceptionDispatchInfo option = None
-    let thread =
-        Threading.Thread((fun () ->
-            try result <- work ()
-            with e -> failure <- Some(Runtime.ExceptionServices.ExceptionDispatchInfo.Capture e)),
-            64 * 1024 * 1024)
-    thread.Start()
-    thread.Join()
-    match failure with
-    | Some e -> e.Throw(); Unchecked.defaultof<'T>
-    | None -> result

@@ -88,9 +88,8 @@ let embed () : float[][] =
         yield! FeatureMatrix.OfRowMajor(embedded.contiguous().data<float32>().ToArray(), count, int embedded.shape.[1]) |]
 
 printfn "Session %d (%s): embedding %d validation records of %s" number session.Manifest.Config.Model validation.Length datasetPath
-// On a worker thread: see References.onWorkerThread (fsi's own thread gives NaN from TorchSharp models).
-let rows = References.onWorkerThread embed
-if rows |> Array.exists (Array.exists Double.IsNaN) then References.fail "The embeddings contain NaN."
+let rows = embed ()
+if rows |> Array.exists (Array.exists Double.IsNaN) then References.fail "The embeddings contain NaN (see scripts/README.md, known issues)."
 printfn "%d x %d embeddings" rows.Length rows.[0].Length
 
 let kmeans = FeatureSpace.KMeans(rows, clusters, 0)

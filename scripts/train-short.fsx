@@ -67,9 +67,6 @@ let printEpoch (m: EpochMetrics) =
         m.Epoch m.TrainLoss m.ValidationLoss m.ValidationMacroAuc (String.Join(" ", perClass)) m.Seconds m.TrainSamplesPerSecond
 
 let options = TrainingOptions(EpochCompleted = Action<EpochMetrics> printEpoch)
-// On a worker thread: see References.onWorkerThread (fsi's own thread gives NaN from TorchSharp models).
-let result =
-    References.onWorkerThread (fun () ->
-        Trainer.Start(artifacts, config, dataset, split, datasetPath, sprintf "scripts/train-short.fsx, %d epoch(s)" epochs, options))
+let result = Trainer.Start(artifacts, config, dataset, split, datasetPath, sprintf "scripts/train-short.fsx, %d epoch(s)" epochs, options)
 printfn "Session %d: %s" result.Session.Number result.Session.Folder
 printfn "best epoch %d; metrics.csv, Loss.html, AUC.html and weights/ are in the session folder" result.BestEpoch
