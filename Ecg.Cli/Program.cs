@@ -36,6 +36,9 @@ public static class Program
             config.AddCommand<EvaluateCommand>("evaluate")
                 .WithDescription("Evaluate a session's weights on a split: ROC AUC per class and macro with a bootstrap interval, classification reports.")
                 .WithExample("evaluate", "--session", "3", "--split", "validation");
+            config.AddCommand<ReportCommand>("report")
+                .WithDescription("Write an HTML page per training session (config, data, metrics, curves, reports, evaluations, feature space, probes), relative links only.")
+                .WithExample("report", "--session", "all");
             config.AddCommand<PredictCommand>("predict")
                 .WithDescription("Probabilities per class and predicted superclasses for a WFDB record or a folder of records, with a session's tuned thresholds.")
                 .WithExample("predict", "../shared/ptbxl-sample/records100/00000/00001_lr", "--session", "1");

@@ -1,0 +1,241 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Ecg.Data;
+using Ecg.Model;
+
+namespace Ecg.Cli.Report;
+
+/// <summary>
+/// One self-contained HTML page per training session, <c>training_sessions/session_N/report.html</c>: it embeds the
+/// session's text outputs (config, data summary, metrics, reports, evaluations, feature-space and probe summaries) and
+/// links or frames its charts by relative path, so the artifacts folder can be moved and the page needs no network.
+/// </summary>
+public static class SessionReportPage
+{
+    public const string FileName = "report.html";
+
+    /// <summary>Writes the page for <paramref name="session"/> (atomically) and returns its path.</summary>
+    public static string Write(string artifactsRoot, TrainingSession session)
+    {
+        var path = Path.Combine(session.Folder, FileName);
+        AtomicFile.WriteAllText(path, Build(artifactsRoot, session));
+        return path;
+    }
+
+    /// <summary>The page's HTML.</summary>
+    public static string Build(string artifactsRoot, TrainingSession session)
+    {
+        var page = new Page(session.Folder);
+        var m = session.Manifest;
+        page.Raw($"<h1>Training session {session.Number}</h1>");
+        page.Raw($"<p>{H(m.Config.Model)}, {H(m.Config.Preset)} preset, created {m.CreatedUtc.ToString("u", CultureInfo.InvariantCulture)}; " +
+                 $"ecg {H(m.ToolVersion)}, TorchSharp {H(m.TorchSharpVersion)}, {H(m.DotNetVersion)}. Folder: <code>{H(session.Folder)}</code></p>");
+        page.Raw("<nav>" + string.Join(" · ", new[] { "config", "data", "metrics", "curves", "classification", "confusion", "evaluations", "feature-space", "probes", "files" }
+            .Select(id => $"<a href=\"#{id}\">{id}</a>")) + "</nav>");
+
+        Config(page, session);
+        Data(page, artifactsRoot, session);
+        Metrics(page, session);
+        Curves(page);
+        Classification(page);
+        Confusion(page);
+        Evaluations(page);
+        FeatureSpace(page, artifactsRoot, session);
+        Probes(page, artifactsRoot, session);
+        Files(page);
+        return page.ToHtml($"Training session {session.Number}");
+    }
+
+    private static void Config(Page page, TrainingSession session)
+    {
+        page.Section("config", "Configuration");
+        using var json = JsonDocument.Parse(File.ReadAllText(session.ConfigPath));
+        var rows = new List<string[]>();
+        Flatten(json.RootElement, "", rows);
+        page.Table(new[] { "setting", "value" }, rows);
+        page.Link("config.json");
+        if (File.Exists(session.NotesPath) && File.ReadAllText(session.NotesPath).Trim() is { Length: > 0 } notes)
+            page.Raw($"<h3>Notes</h3><pre>{H(notes)}</pre>");
+    }
+
+    private static void Flatten(JsonElement element, string prefix, List<string[]> rows)
+    {
+        if (element.ValueKind == JsonValueKind.Object)
+            foreach (var p in element.EnumerateObject()) Flatten(p.Value, prefix.Length == 0 ? p.Name : prefix + "." + p.Name, rows);
+        else if (element.ValueKind == JsonValueKind.Array && element.EnumerateArray().All(e => e.ValueKind != JsonValueKind.Object))
+            rows.Add(new[] { prefix, string.Join(", ", element.EnumerateArray().Select(e => e.ToString())) });
+        else rows.Add(new[] { prefix, element.ValueKind == JsonValueKind.Null ? "(none)" : element.ToString() });
+    }
+
+    /// <summary>The preprocess report beside the dataset the session read, or beside a file of that name under processed/.</summary>
+    private static void Data(Page page, string artifactsRoot, TrainingSession session)
+    {
+        page.Section("data", "Data");
+        var m = session.Manifest;
+        page.Raw($"<p>{m.TrainRecords} train, {m.ValidationRecords} validation, {m.TestRecords} test records ({H(m.Split)} split: folds " +
+                 $"{string.Join(",", m.TrainFolds)} / {string.Join(",", m.ValidationFolds)} / {string.Join(",", m.TestFolds)}); " +
+                 $"{m.Samples} samples x {m.LeadNames.Length} leads at {m.SamplingRate.ToString(CultureInfo.InvariantCulture)} Hz; classes {H(string.Join(", ", m.ClassNames))}.</p>");
+        if (m.DataFile is null) { page.Missing("The session was trained on data from memory: no dataset file or preprocess report."); return; }
+        var candidates = new[] { m.DataFile, Path.Combine(artifactsRoot, "processed", Path.GetFileName(m.DataFile)) };
+        var found = candidates.Select(c => Preprocessing.ReportPaths(c).ToValueTuple()).FirstOrDefault(r => File.Exists(r.Item1) || File.Exists(r.Item2));
+        page.Raw($"<p>Dataset: <code>{H(m.DataFile)}</code> (SHA-256 {H(m.DataSha256 ?? "-")})</p>");
+        if (found == default) { page.Missing($"No preprocess report (<npz stem>_report.json/.txt) beside {m.DataFile}."); return; }
+        var (jsonPath, textPath) = found;
+        if (File.Exists(jsonPath))
+        {
+            using var json = JsonDocument.Parse(File.ReadAllText(jsonPath));
+            var r = json.RootElement;
+            string field(string name) => r.TryGetProperty(name, out var v) ? v.ToString() : "-";
+            page.Table(new[] { "records in CSV", "kept", "dropped without superclass", "outside the chosen folds", "malformed rows", "failed" },
+                new[] { new[] { field("RecordsInCsv"), field("RecordsKept"), field("DroppedWithoutSuperclass"), field("OutsideFolds"), field("MalformedRows"), field("Failed") } });
+            page.Link(jsonPath);
+        }
+        if (File.Exists(textPath)) { page.Pre(File.ReadAllText(textPath)); page.Link(textPath); }
+    }
+
+    private static void Metrics(Page page, TrainingSession session)
+    {
+        page.Section("metrics", "Metrics per epoch");
+        if (!File.Exists(session.MetricsPath)) { page.Missing("No metrics.csv: no epoch has completed."); return; }
+        var lines = File.ReadAllLines(session.MetricsPath).Where(l => l.Length > 0).ToArray();
+        var rows = lines.Skip(1).Select(l => l.Split(',').Select(Round).ToArray()).ToList();
+        page.Table(lines[0].Split(','), rows);
+        page.Link("metrics.csv");
+        if (File.Exists(session.LogPath)) page.Link("training_log.txt");
+    }
+
+    private static string Round(string value) =>
+        double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && value.Contains('.') || value.Contains('E')
+            ? v.ToString("G5", CultureInfo.InvariantCulture) : value;
+
+    private static void Curves(Page page)
+    {
+        page.Section("curves", "Training curves");
+        var any = false;
+        foreach (var chart in new[] { "Loss.html", "Accuracy.html", "AUC.html" })
+            if (page.Exists(chart)) { page.Frame(chart); any = true; }
+        if (!any) page.Missing("No Loss.html / Accuracy.html / AUC.html yet.");
+    }
+
+    private static void Classification(Page page)
+    {
+        page.Section("classification", "Classification report and thresholds");
+        var any = false;
+        foreach (var file in new[] { "classification_report.txt", "thresholds.json" })
+            if (page.Exists(file)) { page.Raw($"<h3>{H(file)}</h3>"); page.Pre(File.ReadAllText(page.Full(file))); page.Link(file); any = true; }
+        if (page.Exists("predictions.csv")) { page.Link("predictions.csv"); any = true; }
+        if (!any) page.Missing("No classification_report.txt, thresholds.json or predictions.csv.");
+    }
+
+    private static void Confusion(Page page)
+    {
+        page.Section("confusion", "Confusion matrices");
+        var files = page.FilesUnder("confusion_matrices", "*.html");
+        if (files.Length == 0) { page.Missing("No confusion_matrices/ folder."); return; }
+        page.LinkList(files);
+    }
+
+    private static void Evaluations(Page page)
+    {
+        page.Section("evaluations", "Evaluations (ecg evaluate)");
+        var files = page.FilesUnder("evaluations", "*.txt");
+        if (files.Length == 0) { page.Missing("No evaluations yet (ecg evaluate --session N)."); return; }
+        foreach (var file in files) { page.Raw($"<h3>{H(Path.GetFileName(file))}</h3>"); page.Pre(File.ReadAllText(file)); page.Link(file); }
+    }
+
+    private static void FeatureSpace(Page page, string artifactsRoot, TrainingSession session)
+    {
+        page.Section("feature-space", "Feature space");
+        var folder = Path.Combine(artifactsRoot, "feature_space", TrainingSession.FolderPrefix + session.Number);
+        if (!Directory.Exists(folder)) { page.Missing($"No feature-space run for this session ({folder})."); return; }
+        var summary = Path.Combine(folder, "summary.txt");
+        if (File.Exists(summary)) page.Pre(File.ReadAllText(summary));
+        page.LinkList(Directory.GetFiles(folder, "summary.*").Concat(Directory.GetFiles(folder, "*.html", SearchOption.AllDirectories)).Order(StringComparer.Ordinal).ToArray());
+    }
+
+    /// <summary>Probe runs whose probe_session.json names this training session.</summary>
+    private static void Probes(Page page, string artifactsRoot, TrainingSession session)
+    {
+        page.Section("probes", "Linear probes");
+        var root = Path.Combine(artifactsRoot, "probe_training_sessions");
+        var runs = Directory.Exists(root)
+            ? Directory.GetDirectories(root, TrainingSession.FolderPrefix + "*").Where(d => ProbesSession(d) == session.Number).Order(StringComparer.Ordinal).ToArray()
+            : Array.Empty<string>();
+        if (runs.Length == 0) { page.Missing("No probe run references this session."); return; }
+        foreach (var run in runs)
+        {
+            page.Raw($"<h3>{H(Path.GetFileName(run))}</h3>");
+            var summary = Path.Combine(run, "summary.txt");
+            if (File.Exists(summary)) page.Pre(File.ReadAllText(summary));
+            page.LinkList(Directory.GetFiles(run, "*", SearchOption.AllDirectories)
+                .Where(f => f.EndsWith(".txt") || f.EndsWith(".json") || f.EndsWith(".html") || f.EndsWith(".csv"))
+                .Where(f => Path.GetFileName(f) != "plotly.min.js").Order(StringComparer.Ordinal).ToArray());
+        }
+    }
+
+    private static int? ProbesSession(string probeFolder)
+    {
+        var file = Path.Combine(probeFolder, "probe_session.json");
+        if (!File.Exists(file)) return null;
+        try
+        {
+            using var json = JsonDocument.Parse(File.ReadAllText(file));
+            return json.RootElement.TryGetProperty("training_session", out var n) && n.TryGetInt32(out var number) ? number : null;
+        }
+        catch (JsonException) { return null; }
+    }
+
+    private static void Files(Page page)
+    {
+        page.Section("files", "Other files");
+        var weights = page.FilesUnder("weights", "*.bin");
+        page.Raw($"<p>{weights.Length} weight file(s) in weights/ (best.bin = best validation macro AUC).</p>");
+        page.LinkList(weights);
+    }
+
+    private static string H(string text) => WebUtility.HtmlEncode(text);
+
+    /// <summary>HTML being assembled, with links relative to the session folder.</summary>
+    private sealed class Page(string folder)
+    {
+        private readonly StringBuilder body = new();
+
+        public string Full(string relative) => Path.Combine(folder, relative);
+        public bool Exists(string relative) => File.Exists(Full(relative));
+        public string[] FilesUnder(string relative, string pattern) =>
+            Directory.Exists(Full(relative)) ? Directory.GetFiles(Full(relative), pattern).Order(StringComparer.Ordinal).ToArray() : Array.Empty<string>();
+
+        /// <summary>A relative URL from the session folder, '/'-separated, each segment escaped.</summary>
+        public string Href(string path)
+        {
+            var relative = Path.IsPathRooted(path) ? Path.GetRelativePath(folder, path) : path;
+            return string.Join("/", relative.Split(Path.DirectorySeparatorChar).Select(Uri.EscapeDataString));
+        }
+
+        public void Raw(string html) => body.AppendLine(html);
+        public void Section(string id, string title) => body.AppendLine($"<h2 id=\"{id}\">{H(title)}</h2>");
+        public void Missing(string text) => body.AppendLine($"<p class=\"missing\">{H(text)}</p>");
+        public void Pre(string text) => body.AppendLine($"<pre>{H(text.TrimEnd())}</pre>");
+        public void Link(string path) => body.AppendLine($"<p><a href=\"{Href(path)}\">{H(Href(path))}</a></p>");
+        public void LinkList(IEnumerable<string> paths) =>
+            body.AppendLine("<ul>" + string.Concat(paths.Select(p => $"<li><a href=\"{Href(p)}\">{H(Href(p))}</a></li>")) + "</ul>");
+        public void Frame(string path) =>
+            body.AppendLine($"<div class=\"chart\"><iframe src=\"{Href(path)}\" title=\"{H(path)}\"></iframe><a href=\"{Href(path)}\">{H(path)}</a></div>");
+
+        public void Table(IReadOnlyList<string> header, IEnumerable<string[]> rows)
+        {
+            body.Append("<table><thead><tr>").Append(string.Concat(header.Select(h => $"<th>{H(h)}</th>"))).AppendLine("</tr></thead><tbody>");
+            foreach (var row in rows) body.Append("<tr>").Append(string.Concat(row.Select(c => $"<td>{H(c)}</td>"))).AppendLine("</tr>");
+            body.AppendLine("</tbody></table>");
+        }
+
+        public string ToHtml(string title) =>
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"/><title>" + H(title) + "</title>\n<style>" +
+            "body{font-family:sans-serif;margin:1.5em;max-width:1400px} table{border-collapse:collapse;font-size:0.9em} " +
+            "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right} th{background:#f0f0f0} pre{background:#f7f7f7;padding:0.6em;overflow-x:auto} " +
+            ".missing{color:#777;font-style:italic} .chart iframe{width:100%;height:480px;border:1px solid #ddd} nav a{margin-right:0.3em}" +
+            "</style></head><body>\n" + body + "</body></html>\n";
+    }
+}
