@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+# Keep .NET off AVX-512: on some virtual machines it makes TorchSharp return sporadic NaN (see
+# Ecg.Model/Avx512Guard.cs; the programs also relaunch themselves with it when started directly).
+export DOTNET_EnableAVX512F="${DOTNET_EnableAVX512F:-0}"
 
 # fake-cli 6 compiles build.fsx against .NET 6 reference assemblies, looked up under the dotnet
 # root; a .NET-10-only SDK lacks them, so unpack the NuGet package Microsoft.NETCore.App.Ref there.

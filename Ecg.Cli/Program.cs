@@ -1,5 +1,6 @@
 using System.Reflection;
 using Ecg.Cli.Commands;
+using Ecg.Model;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -14,6 +15,7 @@ public static class Program
 
     public static int Main(string[] args)
     {
+        if (Avx512Guard.RelaunchIfNeeded(args) is int exitCode) return exitCode;
         // Logs and pipes get whole lines: no wrapping at an imaginary 80-column terminal.
         if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 1000;
         var app = new CommandApp();

@@ -51,6 +51,23 @@ let private stop (message: string) =
     eprintfn "error: %s" message
     exit 1
 
+/// Same rule as Ecg.Model.Avx512Guard (not referenced yet at this point): on an AVX-512 CPU, TorchSharp gives
+/// sporadic NaN on this platform unless the .NET runtime stays off AVX-512, which must be set before fsi starts.
+/// So the script runs itself again under `dotnet fsi` with DOTNET_EnableAVX512F=0 (ECG_ALLOW_AVX512=1 opts out).
+do
+    let needsRelaunch =
+        OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture = Architecture.X64
+        && (environment "DOTNET_EnableAVX512F").IsNone && environment "ECG_ALLOW_AVX512" <> Some "1"
+        && File.ReadLines "/proc/cpuinfo" |> Seq.exists (fun l -> l.StartsWith "flags" && l.Contains " avx512f")
+    if needsRelaunch then
+        let start = Diagnostics.ProcessStartInfo("dotnet", UseShellExecute = false)
+        start.ArgumentList.Add "fsi"
+        for a in fsi.CommandLineArgs do start.ArgumentList.Add a
+        start.Environment.["DOTNET_EnableAVX512F"] <- "0"
+        use child = Diagnostics.Process.Start start
+        child.WaitForExit()
+        exit child.ExitCode
+
 do
     let missing =
         assemblies @ [ "runtimes/linux-x64/native/libLibTorchSharp.so" ]

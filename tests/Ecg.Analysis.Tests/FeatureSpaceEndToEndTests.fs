@@ -35,13 +35,13 @@ let private fixture =
         let trained = Trainer.Start(root, config, preprocessed.Dataset, SplitScheme.Benchmark, options = TrainingOptions(WriteReports = false))
         root, preprocessed.Dataset, trained.Session)
 
-/// Pending (ptestList): on this machine the session's CrossLeadCnn sporadically returns NaN for whole batches in
+/// Pending (testList): on this machine the session's CrossLeadCnn sporadically returns NaN for whole batches in
 /// eval mode (Predictor.PredictRecords too, with loaded weights free of NaN, also with one torch thread), so the
-/// stages stop with their non-finite-embedding errors in some runs. Change ptestList back to testList once
+/// stages stop with their non-finite-embedding errors in some runs. Change testList back to testList once
 /// Ecg.Model's inference is deterministic (in a run whose embeddings were finite, the feature-space test passed).
 [<Tests>]
 let tests =
-    testSequenced <| ptestList "FeatureSpace end to end (400-record sample)" [
+    testSequenced <| testList "FeatureSpace end to end (400-record sample)" [
         test "embeddings: npz round trip, Deedle frame, and each row equals CrossLeadCnn.Embed averaged over the evaluation windows" {
             let root, dataset, session = fixture.Force()
             let run = Embeddings.Run(root, session.Number, dataset, "validation")

@@ -5,6 +5,11 @@ open Ecg.Analysis
 
 [<EntryPoint>]
 let main argv =
+  // See Ecg.Model.Avx512Guard: TorchSharp gives sporadic NaN on this platform unless .NET stays off AVX-512.
+  let relaunched = Ecg.Model.Avx512Guard.RelaunchIfNeeded argv
+  match Option.ofNullable relaunched with
+  | Some exitCode -> exitCode
+  | None ->
     match argv with
     | [| "--benchmark"; rows; columns |] ->
         // Timing run, not a test: t-SNE and UMAP on blobs of embedding size.
