@@ -18,6 +18,7 @@ public static class Program
         if (Avx512Guard.RelaunchIfNeeded(args) is int exitCode) return exitCode;
         // Logs and pipes get whole lines: no wrapping at an imaginary 80-column terminal.
         if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 1000;
+        TransientFaults.Log = line => AnsiConsole.WriteLine("warning: " + line);
         var app = new CommandApp();
         app.Configure(config =>
         {

@@ -73,7 +73,8 @@ public sealed class EmbeddingExtractor : IDisposable
             using var scope = NewDisposeScope();
             int offset = b * batchSize, count = Math.Min(batchSize, indices.Length - offset);
             var input = batches.Signals(indices, offset, count);
-            var embedded = Embed(model, input, config.EvalWindow, config.EvalStride).cpu();
+            var embedded = TransientFaults.Run(() => Embed(model, input, config.EvalWindow, config.EvalStride).cpu(),
+                                               TransientFaults.AllFinite, $"records {offset}-{offset + count - 1}");
             embedded.data<float>().CopyTo(result.AsSpan(offset * dimension, count * dimension));
             batchDone?.Invoke(b + 1, batchCount);
         }

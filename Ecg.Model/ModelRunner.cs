@@ -21,7 +21,8 @@ internal static class ModelRunner
             using var scope = NewDisposeScope();
             int offset = b * batchSize, count = Math.Min(batchSize, indices.Length - offset);
             var input = batches.Signals(indices, offset, count);
-            var logits = WindowedInference.Logits(model, input, config.EvalWindow, config.EvalStride).cpu();
+            var logits = TransientFaults.Run(() => WindowedInference.Logits(model, input, config.EvalWindow, config.EvalStride).cpu(),
+                                             TransientFaults.AllFinite, $"records {offset}-{offset + count - 1}");
             if (logits.isnan().any().item<bool>()) throw NaNReport(model, input, indices[offset]);
             logits.data<float>().CopyTo(result.AsSpan(offset * classes, count * classes));
             batchDone?.Invoke(b + 1, batchCount);

@@ -97,11 +97,16 @@ public static class Trainer
                 }
                 var input = batches.Signals(order, offset, count, config.CropLength, random);
                 var target = batches.Labels(order, offset, count);
-                optimizer.zero_grad();
-                var logits = model.forward(input);
-                var loss = nn.functional.binary_cross_entropy_with_logits(logits, target, pos_weights: positiveWeightTensor);
-                loss.backward();
-                optimizer.step();
+                // The loss is checked before the step, so a transient native fault (see TransientFaults) is
+                // recomputed instead of reaching the weights. Dropout draws differ on a recompute; that is rare.
+                var loss = TransientFaults.Run(() =>
+                {
+                    optimizer.zero_grad();
+                    var l = nn.functional.binary_cross_entropy_with_logits(model.forward(input), target, pos_weights: positiveWeightTensor);
+                    l.backward();
+                    return l;
+                }, l => float.IsFinite(l.item<float>()), $"epoch {epoch}, batch {b + 1}");
+                if (float.IsFinite(loss.item<float>())) optimizer.step();
                 step++;
                 float batchLoss = loss.item<float>();
                 if (!float.IsFinite(batchLoss))
