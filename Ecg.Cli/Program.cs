@@ -42,6 +42,15 @@ public static class Program
             config.AddCommand<ReportCommand>("report")
                 .WithDescription("Write an HTML page per training session (config, data, metrics, curves, reports, evaluations, feature space, probes), relative links only.")
                 .WithExample("report", "--session", "all");
+            config.AddCommand<EmbedCommand>("embed")
+                .WithDescription("Save a session's 128-d penultimate-layer embeddings of a split (npz with ecg_ids and labels).")
+                .WithExample("embed", "--session", "1", "--split", "validation");
+            config.AddCommand<FeatureSpaceCommand>("feature-space")
+                .WithDescription("K-Means on a session's embeddings, cluster-to-class and metadata evaluation (Hungarian), PCA/t-SNE/UMAP views as charts.")
+                .WithExample("feature-space", "--session", "1");
+            config.AddCommand<ProbeCommand>("probe")
+                .WithDescription("Linear probes on frozen embeddings for age, sex, height and weight (and age regression): reports, logs, curves, weights.")
+                .WithExample("probe", "--session", "1", "--targets", "age,sex");
             config.AddCommand<PredictCommand>("predict")
                 .WithDescription("Probabilities per class and predicted superclasses for a WFDB record or a folder of records, with a session's tuned thresholds.")
                 .WithExample("predict", "../shared/ptbxl-sample/records100/00000/00001_lr", "--session", "1");

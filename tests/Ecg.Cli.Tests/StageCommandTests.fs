@@ -72,6 +72,22 @@ let tests =
             Expect.equal corrupt.ExitCode 1 "a corrupt record fails"
             Expect.stringContains corrupt.Output "00007_lr" "and the error names it"
 
+            let embed = ecgIn work [ "embed"; "--split"; "validation" ]
+            expectOk embed
+            Expect.isTrue (File.Exists(Path.Combine(work, "artifacts", "feature_space", "session_1", "embeddings_validation.npz"))) "embeddings npz"
+            let space = ecgIn work [ "feature-space"; "--split"; "validation"; "--seed"; "1" ]
+            expectOk space
+            Expect.stringContains space.Output "trustworthiness" "projections with their quality"
+            Expect.stringContains space.Output "Hungarian" "metadata buckets matched to clusters"
+            Expect.isTrue (File.Exists(Path.Combine(work, "artifacts", "feature_space", "session_1", "charts", "index.html"))) "charts"
+            let probe = ecgIn work [ "probe"; "--epochs"; "5"; "--targets"; "age,sex" ]
+            expectOk probe
+            Expect.stringContains probe.Output "probe session 1" "a numbered probe session"
+            Expect.isTrue (Directory.Exists(Path.Combine(work, "artifacts", "probe_training_sessions", "session_1", "sex"))) "per-target folder"
+            let badTarget = ecgIn work [ "probe"; "--targets"; "shoe_size" ]
+            Expect.equal badTarget.ExitCode 1 "unknown probe target"
+            Expect.stringContains badTarget.Output "shoe_size" "named"
+
             let missingSession = ecgIn work [ "evaluate"; "--session"; "9" ]
             Expect.equal missingSession.ExitCode 1 "unknown session"
             Expect.stringContains missingSession.Output "Training session '9' not found" "names the session"
