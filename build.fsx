@@ -149,6 +149,30 @@ Target.create "Preprocess" (fun p ->
 Target.create "Train" (ecg [ "train" ])
 Target.create "Evaluate" (ecg [ "evaluate" ])
 
+Target.create "FeatureSpace" (ecg [ "feature-space" ])
+Target.create "Probe" (ecg [ "probe" ])
+Target.create "Report" (ecg [ "report"; "--session"; "all" ])
+Target.create "All" ignore
+
+/// The whole pipeline on a small synthetic PTB-XL (no download): a few minutes, ends with the report.
+/// Writes under artifacts/demo (or $ECG_ARTIFACTS/demo); DEMO_RECORDS and DEMO_EPOCHS change its size.
+Target.create "Demo" (fun p ->
+    let root = Path.Combine(Environment.environVarOrDefault "ECG_ARTIFACTS" "artifacts", "demo")
+    let data = Path.Combine(root, "ptb-xl-synthetic")
+    let records = Environment.environVarOrDefault "DEMO_RECORDS" "2000"
+    let epochs = Environment.environVarOrDefault "DEMO_EPOCHS" "5"
+    let only = { p with Context = { p.Context with Arguments = [] } }
+    if not (File.Exists(Path.Combine(data, "SHA256SUMS.txt"))) then
+        ecg [ "synth"; data; "--records"; records; "--overwrite" ] only
+    for stage in [ [ "preprocess"; "--data"; data ]
+                   [ "train"; "--preset"; "benchmark"; "--epochs"; epochs; "--notes"; "Demo on synthetic data" ]
+                   [ "evaluate" ]
+                   [ "feature-space" ]
+                   [ "probe"; "--epochs"; "30" ]
+                   [ "report"; "--session"; "latest" ] ] do
+        ecg (stage @ [ "--artifacts"; root ]) only
+    Trace.log (sprintf "Demo report: %s" (Path.Combine(root, "training_sessions")) ))
+
 /// Stage timings on this machine (not a test): pass --data and --dataset for full-size figures.
 Target.create "Bench" (fun p ->
     let data = match ptbXlFolder p with Some folder -> [ "--data"; folder ] | None -> []
@@ -160,7 +184,8 @@ Target.create "Bench" (fun p ->
 
 "Clean" ?=> "Restore"
 "Restore" ==> "Build" ==> "Test"
-"Build" ==> "Download" ==> "Preprocess" ==> "Train" ==> "Evaluate"
+"Build" ==> "Download" ==> "Preprocess" ==> "Train" ==> "Evaluate" ==> "FeatureSpace" ==> "Probe" ==> "Report" ==> "All"
+"Build" ==> "Demo"
 "Build" ==> "Bench"
 
 Target.runOrDefaultWithArguments "Build"
