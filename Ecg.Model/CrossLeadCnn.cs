@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using Ecg.Model.Architectures;
 
 namespace Ecg.Model;
 
@@ -61,7 +62,7 @@ internal sealed class ConvBlock : Module<Tensor, Tensor>
 /// downsampling convolution, cross-lead convolutions, global average pooling, a 128-unit
 /// embedding and one logit per class. Input (batch, 12 leads, T); output (batch, classes) logits.
 /// </summary>
-public sealed class CrossLeadCnn : Module<Tensor, Tensor>
+public sealed class CrossLeadCnn : Module<Tensor, Tensor>, IEcgNetwork
 {
     /// <summary>Width of the penultimate layer, the embedding analysed in the feature-space stage.</summary>
     public const int EmbeddingSize = 128;
@@ -69,6 +70,8 @@ public sealed class CrossLeadCnn : Module<Tensor, Tensor>
     private readonly ConvBlock perLead, downsample, crossLead1, crossLead2, deep;
     private readonly Linear embedding, classifier;
     private readonly Dropout headDropout;
+
+    int IEcgNetwork.EmbeddingSize => EmbeddingSize;
 
     public int Leads { get; }
     public int Classes { get; }

@@ -1,3 +1,4 @@
+using Ecg.Model.Architectures;
 using Ecg.Data;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -13,16 +14,16 @@ namespace Ecg.Model;
 /// </summary>
 public sealed class EmbeddingExtractor : IDisposable
 {
-    private readonly CrossLeadCnn model;
+    private readonly nn.Module<Tensor, Tensor> model;
     private readonly Device device;
 
     public TrainingSession Session { get; }
     public Standardisation Standardisation { get; }
     /// <summary>The weights loaded: "best" or an epoch number.</summary>
     public string Weights { get; }
-    public int Dimension => CrossLeadCnn.EmbeddingSize;
+    public int Dimension => ((IEcgNetwork)model).EmbeddingSize;
 
-    private EmbeddingExtractor(TrainingSession session, CrossLeadCnn model, Standardisation standardisation, Device device, string weights)
+    private EmbeddingExtractor(TrainingSession session, nn.Module<Tensor, Tensor> model, Standardisation standardisation, Device device, string weights)
     {
         Session = session;
         this.model = model;
@@ -39,11 +40,12 @@ public sealed class EmbeddingExtractor : IDisposable
         if (!File.Exists(path)) throw new FileNotFoundException($"Session '{session.Folder}' has no weights file '{path}'.", path);
         var resolved = Devices.Resolve(device ?? config.Device);
         var created = ModelFactory.Create(config, session.Manifest.LeadNames.Length, session.Manifest.ClassNames.Length);
-        if (created is not CrossLeadCnn model)
+        if (created is not IEcgNetwork)
         {
             created.Dispose();
             throw new NotSupportedException($"Session '{session.Folder}' uses model '{config.Model}', which has no embedding layer.");
         }
+        var model = created;
         model.to(resolved);
         model.load(path);
         model.eval();
@@ -85,16 +87,17 @@ public sealed class EmbeddingExtractor : IDisposable
     /// Embeddings (batch, 128) of input (batch, leads, T): one pass when <paramref name="window"/> is null or covers
     /// the input, else the mean over the evaluation windows.
     /// </summary>
-    public static Tensor Embed(CrossLeadCnn model, Tensor input, int? window, int? stride)
+    public static Tensor Embed(nn.Module<Tensor, Tensor> model, Tensor input, int? window, int? stride)
     {
         long length = input.shape[^1];
-        if (window is not int w || w >= length) return model.Embed(input);
+        var network = (IEcgNetwork)model;
+        if (window is not int w || w >= length) return network.Embed(input);
         using var scope = NewDisposeScope();
         var starts = WindowedInference.WindowStarts(length, w, stride ?? w);
         long batch = input.shape[0], leads = input.shape[1];
         // (W, B, L, w) -> (W*B, L, w): one forward pass for all windows, as WindowedInference does.
         var windows = stack(starts.Select(s => input.narrow(-1, s, w)).ToArray()).reshape(starts.Length * batch, leads, w);
-        var embedded = model.Embed(windows);
+        var embedded = network.Embed(windows);
         return embedded.reshape(starts.Length, batch, embedded.shape[^1]).mean(new long[] { 0 }).MoveToOuterDisposeScope();
     }
 

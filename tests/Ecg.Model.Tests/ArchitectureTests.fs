@@ -190,3 +190,30 @@ let tests =
             Expect.throwsT<ArgumentException> (fun () -> model.forward x |> ignore) "leads in the wrong dimension"
         }
     ]
+
+/// Every name `--model` accepts builds a network the training loop and the embedding stage can use.
+[<Tests>]
+let factoryTests =
+    testList "ModelFactory" [
+        test "every model name builds a network with logits (2, 5) and 128-d embeddings" {
+            for name in Ecg.Model.ModelFactory.Names |> Seq.filter (fun n -> n <> "xresnet1d152" && n <> "xresnet1d101") do
+                let config = Ecg.Model.TrainingConfig(Model = name)
+                use model = Ecg.Model.ModelFactory.Create(config, 12, 5)
+                model.eval()
+                use x = torch.randn(2L, 12L, 250L)
+                use logits = model.forward x
+                Expect.sequenceEqual logits.shape [| 2L; 5L |] name
+                match box model with
+                | :? IEcgNetwork as network ->
+                    use embedded = network.Embed x
+                    Expect.sequenceEqual embedded.shape [| 2L; int64 network.EmbeddingSize |] name
+                    Expect.equal network.EmbeddingSize 128 name
+                | _ -> failtestf "%s does not expose embeddings" name
+        }
+
+        test "an unknown model name is refused with the list of known ones" {
+            let config = Ecg.Model.TrainingConfig(Model = "transformer")
+            let e = Expect.throwsC (fun () -> Ecg.Model.ModelFactory.Create(config, 12, 5) |> ignore) id
+            Expect.stringContains e.Message "xresnet1d101" "lists the known models"
+        }
+    ]
