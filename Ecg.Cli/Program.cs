@@ -42,6 +42,9 @@ public static class Program
             config.AddCommand<ReportCommand>("report")
                 .WithDescription("Write an HTML page per training session (config, data, metrics, curves, reports, evaluations, feature space, probes), relative links only.")
                 .WithExample("report", "--session", "all");
+            config.AddCommand<EnsembleCommand>("ensemble")
+                .WithDescription("Average the probabilities of several sessions and evaluate the ensemble like a session (AUC with bootstrap interval, reports).")
+                .WithExample("ensemble", "--sessions", "1,2,3", "--split", "validation");
             config.AddCommand<EmbedCommand>("embed")
                 .WithDescription("Save a session's 128-d penultimate-layer embeddings of a split (npz with ecg_ids and labels).")
                 .WithExample("embed", "--session", "1", "--split", "validation");

@@ -88,10 +88,18 @@ let tests =
             Expect.equal badTarget.ExitCode 1 "unknown probe target"
             Expect.stringContains badTarget.Output "shoe_size" "named"
 
+            expectOk (ecgIn work [ "train"; "--epochs"; "1"; "--batch-size"; "64"; "--seed"; "4"; "--model"; "xresnet1d18" ])
+            let ensemble = ecgIn work [ "ensemble"; "--sessions"; "1,2"; "--split"; "validation"; "--bootstrap"; "20" ]
+            expectOk ensemble
+            Expect.stringContains ensemble.Output "Ensemble of sessions 1, 2" "names its members"
+            Expect.stringContains ensemble.Output "session 2 (xresnet1d18)" "a second architecture"
+            let single = ecgIn work [ "ensemble"; "--sessions"; "1" ]
+            Expect.equal single.ExitCode 1 "an ensemble needs two sessions"
+
             let missingSession = ecgIn work [ "evaluate"; "--session"; "9" ]
             Expect.equal missingSession.ExitCode 1 "unknown session"
             Expect.stringContains missingSession.Output "Training session '9' not found" "names the session"
-            Expect.stringContains missingSession.Output "existing: 1" "lists the sessions there are"
+            Expect.stringContains missingSession.Output "existing: 1, 2" "lists the sessions there are"
         }
 
         test "synth writes a PTB-XL-shaped folder that preprocesses with zero failures, deterministically" {

@@ -1,0 +1,50 @@
+using System.ComponentModel;
+using Ecg.Model;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Ecg.Cli.Commands;
+
+/// <summary>`ecg ensemble`: averages the probabilities of several sessions and evaluates the average like a session.</summary>
+public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
+{
+    public sealed class Settings : DatasetSettings
+    {
+        [CommandOption("--sessions <LIST>")] [Description("Comma-separated training session numbers (at least two).")]
+        public string Sessions { get; init; } = "";
+        [CommandOption("--split <NAME>")] [Description("train, validation or test (default: test when the dataset has test records, else validation).")]
+        public string? Split { get; init; }
+        [CommandOption("--bootstrap <N>")] [Description("Bootstrap resamples for the macro AUC interval (0: none).")]
+        [DefaultValue(1000)]
+        public int Bootstrap { get; init; } = 1000;
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var names = settings.Sessions.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (names.Length < 2) throw new UserError("--sessions needs at least two session numbers, e.g. --sessions 1,2,3.");
+        var sessions = names.Select(n => Artifacts.OpenSession(settings.ArtifactsRoot, n)).ToArray();
+        var dataset = settings.LoadDataset();
+        var split = settings.Split ?? (sessions[0].SplitScheme.TestIndices(dataset).Length > 0 ? "test" : "validation");
+        var evaluations = sessions.Select(s => ConsoleProgress.Status($"Session {s.Number} on {split}", () => Evaluator.Evaluate(s, dataset, split))).ToArray();
+        var first = evaluations[0];
+        if (evaluations.Any(e => !e.EcgIds.SequenceEqual(first.EcgIds)))
+            throw new UserError($"Sessions {settings.Sessions} do not share the same {split} records (different split schemes or datasets).");
+        var mean = new float[first.Probabilities.Length];
+        foreach (var e in evaluations)
+            for (int i = 0; i < mean.Length; i++) mean[i] += e.Probabilities[i] / evaluations.Length;
+        var perClass = Ecg.Model.Metrics.RocAuc.PerClass(mean, first.Labels, first.Classes);
+        var ensemble = first with { Probabilities = mean, AucPerClass = perClass, MacroAuc = Ecg.Model.Metrics.RocAuc.Macro(mean, first.Labels, first.Classes) };
+        foreach (var (s, e) in sessions.Zip(evaluations))
+            AnsiConsole.WriteLine($"session {s.Number} ({s.Manifest.Config.Model}): macro AUC {e.MacroAuc:F4}");
+        // Thresholds, where the report uses them, come from the first session.
+        var text = "Ensemble of sessions " + string.Join(", ", sessions.Select(s => s.Number)) + " (mean of probabilities)\n"
+                   + EvaluateCommand.Report(sessions[0], ensemble, settings.Bootstrap);
+        AnsiConsole.Write(new Text(text));
+        var path = Path.Combine(settings.ArtifactsRoot, "ensembles", $"sessions_{string.Join("_", sessions.Select(s => s.Number))}_{split}.txt");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        AtomicFile.WriteAllText(path, text);
+        AnsiConsole.WriteLine($"written: {path}");
+        return ExitCodes.Success;
+    }
+}
