@@ -173,6 +173,14 @@ Target.create "Demo" (fun p ->
         ecg (stage @ [ "--artifacts"; root ]) only
     Trace.log (sprintf "Demo report: %s" (Path.Combine(root, "training_sessions")) ))
 
+/// Runs every F# script in scripts/ on the 400-record sample (the script tests, which the Test target
+/// skips: see tests/Ecg.Cli.Tests/ScriptTests.fs).
+Target.create "Scripts" (fun _ ->
+    let assembly = Path.Combine("tests", "Ecg.Cli.Tests", "bin", configuration, "net10.0", "Ecg.Cli.Tests.dll")
+    Environment.setEnvironVar "ECG_RUN_SCRIPT_TESTS" "1"
+    let result = DotNet.exec id assembly "--summary --filter-test-list Scripts"
+    if not result.OK then failwith "The scripts failed on the sample.")
+
 /// Stage timings on this machine (not a test): pass --data and --dataset for full-size figures.
 Target.create "Bench" (fun p ->
     let data = match ptbXlFolder p with Some folder -> [ "--data"; folder ] | None -> []
@@ -187,5 +195,6 @@ Target.create "Bench" (fun p ->
 "Build" ==> "Download" ==> "Preprocess" ==> "Train" ==> "Evaluate" ==> "FeatureSpace" ==> "Probe" ==> "Report" ==> "All"
 "Build" ==> "Demo"
 "Build" ==> "Bench"
+"Build" ==> "Scripts"
 
 Target.runOrDefaultWithArguments "Build"

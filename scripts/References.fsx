@@ -51,9 +51,9 @@ let private stop (message: string) =
     eprintfn "error: %s" message
     exit 1
 
-/// Same rule as Ecg.Model.Avx512Guard (not referenced yet at this point): on an AVX-512 CPU, TorchSharp gives
-/// sporadic NaN on this platform unless the .NET runtime stays off AVX-512, which must be set before fsi starts.
-/// So the script runs itself again under `dotnet fsi` with DOTNET_EnableAVX512F=0 (ECG_ALLOW_AVX512=1 opts out).
+// Same rule as Ecg.Model.Avx512Guard (not referenced yet at this point): on an AVX-512 CPU, TorchSharp gives
+// sporadic NaN on this platform unless the .NET runtime stays off AVX-512, which must be set before fsi starts.
+// So the script runs itself again under `dotnet fsi` with DOTNET_EnableAVX512F=0 (ECG_ALLOW_AVX512=1 opts out).
 do
     let needsRelaunch =
         OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture = Architecture.X64
@@ -63,7 +63,8 @@ do
         let start = Diagnostics.ProcessStartInfo("dotnet", UseShellExecute = false)
         start.ArgumentList.Add "fsi"
         for a in fsi.CommandLineArgs do start.ArgumentList.Add a
-        start.Environment.["DOTNET_EnableAVX512F"] <- "0"
+        for (name, value) in [ "DOTNET_EnableAVX512F", "0"; "ATEN_CPU_CAPABILITY", "avx2"; "ONEDNN_MAX_CPU_ISA", "AVX2"; "MKL_ENABLE_INSTRUCTIONS", "AVX2" ] do
+            start.Environment.[name] <- value
         use child = Diagnostics.Process.Start start
         child.WaitForExit()
         exit child.ExitCode

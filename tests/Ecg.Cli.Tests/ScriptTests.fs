@@ -28,10 +28,17 @@ let runScript (folder: string) (environment: (string * string) list) (script: st
 
 let private expectOk (r: Outcome) = Expect.equal r.ExitCode 0 (sprintf "exit code; output:\n%s\n%s" r.Output r.Error)
 
+/// The scripts that train or embed run only when ECG_RUN_SCRIPT_TESTS=1 (the Scripts build target sets it):
+/// under F# Interactive, TorchSharp on our development VMs still returns NaN now and then despite the
+/// AVX-512 settings (see README, "Platform notes"), while the same code in compiled programs does not.
+let private scriptTest name body =
+    if Environment.GetEnvironmentVariable "ECG_RUN_SCRIPT_TESTS" = "1" then test name { body () }
+    else test name { skiptest "set ECG_RUN_SCRIPT_TESTS=1 (the Scripts build target does) to run scripts that use TorchSharp" }
+
 [<Tests>]
 let tests =
     testSequenced <| testList "Scripts" [
-        test "explore-data and explore-embeddings run on the sample and write their charts" {
+        test "explore-data runs on the sample: Deedle frames and an offline 12-lead chart" {
             let work = tempFolder "explore"
             expectOk (runIn work [ "PTBXL_DIR", ""; "ECG_ARTIFACTS", "" ] [ "preprocess"; "--data"; sampleFolder () ])
             let data = runScript work [] "explore-data.fsx" [ "--record"; "9" ]
@@ -42,23 +49,27 @@ let tests =
             let chart = Path.Combine(work, "artifacts", "scripts", "explore-data", "record_9.html")
             Expect.isTrue (File.Exists chart) "record chart"
             Expect.isFalse (File.ReadAllText(chart).Contains "<script src=\"https://") "no CDN script"
+        }
 
+        scriptTest "explore-embeddings runs on a one-epoch session of the sample" (fun () ->
+            let work = tempFolder "embeddings"
+            expectOk (runIn work [ "PTBXL_DIR", ""; "ECG_ARTIFACTS", "" ] [ "preprocess"; "--data"; sampleFolder () ])
             expectOk (runIn work [ "ECG_ARTIFACTS", "" ] [ "train"; "--epochs"; "1"; "--batch-size"; "64"; "--seed"; "1" ])
             let embeddings = runScript work [] "explore-embeddings.fsx" [ "--session"; "1"; "--clusters"; "3" ]
             expectOk embeddings
             Expect.stringContains embeddings.Output "62 x 128 embeddings" "validation fold 9 of the sample, 128-d"
             Expect.stringContains embeddings.Output "records per cluster and class" "the cluster x class frame"
             Expect.isTrue (File.Exists(Path.Combine(work, "artifacts", "scripts", "explore-embeddings", "session_1", "pca_clusters.html"))) "PCA chart"
-        }
+        )
 
-        test "train-short trains two epochs and prints the metrics" {
+        scriptTest "train-short trains two epochs and prints the metrics" (fun () ->
             let work = tempFolder "train"
             expectOk (runIn work [ "PTBXL_DIR", ""; "ECG_ARTIFACTS", "" ] [ "preprocess"; "--data"; sampleFolder () ])
             let r = runScript work [] "train-short.fsx" [ "--epochs"; "2"; "--batch-size"; "64" ]
             expectOk r
             Expect.stringContains r.Output "macro_auc" "metrics header"
             Expect.isTrue (File.Exists(Path.Combine(work, "artifacts", "training_sessions", "session_1", "metrics.csv"))) "session"
-        }
+        )
 
         test "a script without the build output says to build first" {
             let r = runScript (tempFolder "nobuild") [ "ECG_BIN", "/nonexistent/ecg-bin" ] "explore-data.fsx" []
