@@ -7,8 +7,7 @@ cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 # Keep .NET off AVX-512: on some virtual machines it makes TorchSharp return sporadic NaN (see
 # Ecg.Model/Avx512Guard.cs; the programs also relaunch themselves with it when started directly).
-export DOTNET_EnableAVX512F="${DOTNET_EnableAVX512F:-0}" ATEN_CPU_CAPABILITY="${ATEN_CPU_CAPABILITY:-avx2}" \
-       ONEDNN_MAX_CPU_ISA="${ONEDNN_MAX_CPU_ISA:-AVX2}" MKL_ENABLE_INSTRUCTIONS="${MKL_ENABLE_INSTRUCTIONS:-AVX2}"
+export DOTNET_EnableAVX512F="${DOTNET_EnableAVX512F:-0}"
 
 # fake-cli 6 compiles build.fsx against .NET 6 reference assemblies, looked up under the dotnet
 # root; a .NET-10-only SDK lacks them, so unpack the NuGet package Microsoft.NETCore.App.Ref there.

@@ -16,15 +16,8 @@ public static class Avx512Guard
     public const string RuntimeVariable = "DOTNET_EnableAVX512F";
     public const string OptOutVariable = "ECG_ALLOW_AVX512";
 
-    /// <summary>
-    /// What the relaunched process gets: .NET off AVX-512 (the measured fix), and libtorch's ATen, oneDNN and MKL
-    /// kept to AVX2 as well, so that no code in the process uses AVX-512 state (faults persisted for seconds in
-    /// F# Interactive with the .NET setting alone).
-    /// </summary>
-    public static readonly (string Name, string Value)[] Variables =
-    {
-        (RuntimeVariable, "0"), ("ATEN_CPU_CAPABILITY", "avx2"), ("ONEDNN_MAX_CPU_ISA", "AVX2"), ("MKL_ENABLE_INSTRUCTIONS", "AVX2"),
-    };
+    /// <summary>What the relaunched process gets. (Also keeping libtorch's ATen, oneDNN and MKL to AVX2 made faults more frequent, not less.)</summary>
+    public static readonly (string Name, string Value)[] Variables = { (RuntimeVariable, "0") };
 
     /// <summary>True when this process should not go on as it is: Linux x64, an AVX-512 CPU, the variable unset, no opt-out.</summary>
     public static bool RelaunchNeeded()

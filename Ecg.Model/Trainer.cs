@@ -99,8 +99,17 @@ public static class Trainer
                 var target = batches.Labels(order, offset, count);
                 // The loss is checked before the step, so a transient native fault (see TransientFaults) is
                 // recomputed instead of reaching the weights. Dropout draws differ on a recompute; that is rare.
+                // A faulty forward pass in training mode also updates BatchNorm's running statistics: keep a copy
+                // of the buffers to put back before a recompute.
+                var buffers = model.buffers().Where(t => t.is_floating_point()).ToArray();
+                var saved = buffers.Select(t => t.detach().clone()).ToArray();
+                bool firstAttempt = true;
                 var loss = TransientFaults.Run(() =>
                 {
+                    if (!firstAttempt)
+                        using (no_grad())
+                            for (int k = 0; k < buffers.Length; k++) buffers[k].copy_(saved[k]);
+                    firstAttempt = false;
                     optimizer.zero_grad();
                     var l = nn.functional.binary_cross_entropy_with_logits(model.forward(input), target, pos_weights: positiveWeightTensor);
                     l.backward();
