@@ -114,8 +114,11 @@ public static class Trainer
                     var l = nn.functional.binary_cross_entropy_with_logits(model.forward(input), target, pos_weights: positiveWeightTensor);
                     l.backward();
                     return l;
-                }, l => float.IsFinite(l.item<float>()), $"epoch {epoch}, batch {b + 1}");
-                if (float.IsFinite(loss.item<float>())) optimizer.step();
+                }, l => float.IsFinite(l.item<float>()) && GradientsFinite(model), $"epoch {epoch}, batch {b + 1}");
+                if (float.IsFinite(loss.item<float>()) && GradientsFinite(model)) optimizer.step();
+                else throw new InvalidOperationException(
+                    $"Session '{session.Folder}': the loss or its gradients stayed non-finite at epoch {epoch}, batch {b + 1} (lr {lr:G3}) " +
+                    $"after {TransientFaults.Retries} recomputes; lower the learning rate.");
                 step++;
                 float batchLoss = loss.item<float>();
                 if (!float.IsFinite(batchLoss))
@@ -185,6 +188,15 @@ public static class Trainer
 
         if (options.WriteReports && state.Finished) SessionReport.Write(session, dataset, options.Cancellation);
         return new TrainingResult(session, history, state.BestEpoch, state.Finished, state.StoppedEarly, firstRss, lastRss);
+    }
+
+    /// <summary>A fault can leave the loss finite and the gradients not: the step must not take those.</summary>
+    private static bool GradientsFinite(nn.Module<Tensor, Tensor> model)
+    {
+        using var scope = NewDisposeScope();
+        foreach (var p in model.parameters())
+            if (p.grad is { } g && !g.isfinite().all().item<bool>()) return false;
+        return true;
     }
 
     /// <summary>
