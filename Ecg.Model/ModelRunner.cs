@@ -37,7 +37,7 @@ internal static class ModelRunner
         bool transient;
         using (var again = model.forward(input)) transient = !again.isnan().any().item<bool>();
         var badState = model.state_dict().Where(kv => kv.Value.is_floating_point() && !kv.Value.isfinite().all().item<bool>()).Select(kv => kv.Key).ToList();
-        return new InvalidOperationException(
+        return new NonFiniteException(
             $"The model produced NaN for the batch starting at record index {firstRecord}: " +
             (inputNaN ? "the input holds NaN or infinite values. " : "the input is finite. ") +
             (badState.Count > 0 ? $"Non-finite weights or statistics: {string.Join(", ", badState)}. " : "All weights and statistics are finite. ") +

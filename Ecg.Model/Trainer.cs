@@ -25,8 +25,31 @@ public static class Trainer
         return Run(session, dataset, options);
     }
 
-    /// <summary>Trains a session from its last completed epoch (epoch 0 for a new one) to the end.</summary>
+    /// <summary>Times a run goes back to its last completed epoch after a non-finite result that recomputing did not cure.</summary>
+    public const int EpochRestarts = 3;
+
+    /// <summary>
+    /// Trains a session from its last completed epoch (epoch 0 for a new one) to the end. When a batch stays
+    /// non-finite after its recomputes (a fault that corrupted the model in memory, see <see cref="TransientFaults"/>),
+    /// the run resumes from the last checkpoint on disk, as a killed run would, at most <see cref="EpochRestarts"/>
+    /// times; epochs draw their randomness from (seed, epoch), so the result is the same as without the fault.
+    /// </summary>
     public static TrainingResult Run(TrainingSession session, ProcessedDataset dataset, TrainingOptions? options = null)
+    {
+        for (int restart = 0; ; restart++)
+        {
+            try
+            {
+                return RunFromCheckpoint(session, dataset, options);
+            }
+            catch (NonFiniteException e) when (restart < EpochRestarts)
+            {
+                TransientFaults.Log?.Invoke($"{e.Message} Resuming from the last completed epoch (restart {restart + 1} of {EpochRestarts}).");
+            }
+        }
+    }
+
+    private static TrainingResult RunFromCheckpoint(TrainingSession session, ProcessedDataset dataset, TrainingOptions? options)
     {
         options ??= new TrainingOptions();
         var manifest = session.Manifest;
@@ -98,17 +121,23 @@ public static class Trainer
                 var input = batches.Signals(order, offset, count, config.CropLength, random);
                 var target = batches.Labels(order, offset, count);
                 // The loss is checked before the step, so a transient native fault (see TransientFaults) is
-                // recomputed instead of reaching the weights. Dropout draws differ on a recompute; that is rare.
+                // recomputed instead of reaching the weights.
                 // A faulty forward pass in training mode also updates BatchNorm's running statistics: keep a copy
                 // of the buffers to put back before a recompute.
                 var buffers = model.buffers().Where(t => t.is_floating_point()).ToArray();
+                // The generator state too, so that a recompute draws the same dropout masks and the run stays
+                // identical to one without the fault.
                 var saved = buffers.Select(t => t.detach().clone()).ToArray();
+                var generator = get_rng_state();
                 bool firstAttempt = true;
                 var loss = TransientFaults.Run(() =>
                 {
                     if (!firstAttempt)
+                    {
+                        set_rng_state(generator);
                         using (no_grad())
                             for (int k = 0; k < buffers.Length; k++) buffers[k].copy_(saved[k]);
+                    }
                     firstAttempt = false;
                     optimizer.zero_grad();
                     var l = nn.functional.binary_cross_entropy_with_logits(model.forward(input), target, pos_weights: positiveWeightTensor);
@@ -116,13 +145,13 @@ public static class Trainer
                     return l;
                 }, l => float.IsFinite(l.item<float>()) && GradientsFinite(model), $"epoch {epoch}, batch {b + 1}");
                 if (float.IsFinite(loss.item<float>()) && GradientsFinite(model)) optimizer.step();
-                else throw new InvalidOperationException(
+                else throw new NonFiniteException(
                     $"Session '{session.Folder}': the loss or its gradients stayed non-finite at epoch {epoch}, batch {b + 1} (lr {lr:G3}) " +
                     $"after {TransientFaults.Retries} recomputes; lower the learning rate.");
                 step++;
                 float batchLoss = loss.item<float>();
                 if (!float.IsFinite(batchLoss))
-                    throw new InvalidOperationException(
+                    throw new NonFiniteException(
                         $"Session '{session.Folder}': the training loss became {batchLoss} at epoch {epoch}, batch {b + 1} (lr {lr:G3}); lower the learning rate.");
                 lossSum += batchLoss * count;
                 double rate = (offset + count) / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);

@@ -40,3 +40,6 @@ public static class TransientFaults
 
     public static bool AllFinite(Tensor t) => t.isfinite().all().item<bool>();
 }
+
+/// <summary>A loss, gradient or output that stayed non-finite after <see cref="TransientFaults.Retries"/> recomputes.</summary>
+public sealed class NonFiniteException(string message) : InvalidOperationException(message);
