@@ -40,16 +40,19 @@ public static class Trainer
         {
             try
             {
-                return RunFromCheckpoint(session, dataset, options);
+                // From the second restart on, the optimizer's saved moments are suspect too (a fault inside a step
+                // can corrupt them while the weights stay usable): start them afresh from the checkpoint's weights.
+                return RunFromCheckpoint(session, dataset, options, freshOptimizer: restart >= 2);
             }
             catch (NonFiniteException e) when (restart < EpochRestarts)
             {
-                TransientFaults.Log?.Invoke($"{e.Message} Resuming from the last completed epoch (restart {restart + 1} of {EpochRestarts}).");
+                TransientFaults.Log?.Invoke($"{e.Message} Resuming from the last completed epoch (restart {restart + 1} of {EpochRestarts}" +
+                                            (restart + 1 >= 2 ? ", with fresh optimizer moments)." : ")."));
             }
         }
     }
 
-    private static TrainingResult RunFromCheckpoint(TrainingSession session, ProcessedDataset dataset, TrainingOptions? options)
+    private static TrainingResult RunFromCheckpoint(TrainingSession session, ProcessedDataset dataset, TrainingOptions? options, bool freshOptimizer)
     {
         options ??= new TrainingOptions();
         var manifest = session.Manifest;
@@ -80,7 +83,7 @@ public static class Trainer
         {
             model.load(session.EpochWeightsPath(state.LastCompletedEpoch));
             if (state.OptimizerStateFile is null) throw new InvalidDataException($"'{session.StatePath}' names no optimizer state to resume from.");
-            LoadOptimizerState(optimizer, Path.Combine(session.StateFolder, state.OptimizerStateFile));
+            if (!freshOptimizer) LoadOptimizerState(optimizer, Path.Combine(session.StateFolder, state.OptimizerStateFile));
         }
 
         var trainLabels = ModelRunner.LabelsOf(dataset, train);
