@@ -77,6 +77,13 @@ public sealed class EmbeddingExtractor : IDisposable
             var input = batches.Signals(indices, offset, count);
             var embedded = TransientFaults.Run(() => Embed(model, input, config.EvalWindow, config.EvalStride).cpu(),
                                                TransientFaults.AllFinite, $"records {offset}-{offset + count - 1}");
+            if (!TransientFaults.AllFinite(embedded))
+            {
+                // Still not finite: the weights in memory may be corrupted; read them again from disk once.
+                TransientFaults.Log?.Invoke($"reloading {Session.WeightsPath(Weights)} and embedding records {offset}-{offset + count - 1} again");
+                model.load(Session.WeightsPath(Weights));
+                embedded = Embed(model, input, config.EvalWindow, config.EvalStride).cpu();
+            }
             embedded.data<float>().CopyTo(result.AsSpan(offset * dimension, count * dimension));
             batchDone?.Invoke(b + 1, batchCount);
         }

@@ -12,13 +12,15 @@ public sealed class Predictor : IDisposable
 {
     private readonly nn.Module<Tensor, Tensor> model;
     private readonly Device device;
+    private readonly string weightsPath;
 
     public TrainingSession Session { get; }
     public Standardisation Standardisation { get; }
     public string[] ClassNames => Session.Manifest.ClassNames;
 
-    private Predictor(TrainingSession session, nn.Module<Tensor, Tensor> model, Standardisation standardisation, Device device)
+    private Predictor(TrainingSession session, nn.Module<Tensor, Tensor> model, Standardisation standardisation, Device device, string weightsPath)
     {
+        this.weightsPath = weightsPath;
         Session = session;
         this.model = model;
         Standardisation = standardisation;
@@ -36,7 +38,7 @@ public sealed class Predictor : IDisposable
         model.to(resolved);
         model.load(path);
         model.eval();
-        return new Predictor(session, model, session.LoadStandardisation(), resolved);
+        return new Predictor(session, model, session.LoadStandardisation(), resolved, path);
     }
 
     /// <summary>
@@ -64,7 +66,18 @@ public sealed class Predictor : IDisposable
     public float[] PredictRecords(ProcessedDataset dataset, int[] indices, CancellationToken cancel = default)
     {
         var batches = new BatchBuilder(dataset, Standardisation, device);
-        var logits = ModelRunner.Logits(model, batches, indices, ClassNames.Length, Session.Manifest.Config, cancel: cancel);
+        float[] logits;
+        try
+        {
+            logits = ModelRunner.Logits(model, batches, indices, ClassNames.Length, Session.Manifest.Config, cancel: cancel);
+        }
+        catch (NonFiniteException e)
+        {
+            // The weights in memory may be corrupted (see TransientFaults): read them again from disk once.
+            TransientFaults.Log?.Invoke($"{e.Message} Reloading {weightsPath} and predicting again.");
+            model.load(weightsPath);
+            logits = ModelRunner.Logits(model, batches, indices, ClassNames.Length, Session.Manifest.Config, cancel: cancel);
+        }
         return ModelRunner.Sigmoid(logits);
     }
 
