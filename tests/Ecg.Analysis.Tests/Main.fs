@@ -16,4 +16,5 @@ let main argv =
         let t = ProjectionBenchmark.run (int rows) (int columns)
         printfn "%A" t
         0
-    | _ -> Tests.runTestsInAssemblyWithCLIArgs [] argv
+    // Sequenced, as in Ecg.Model.Tests: torch from several test threads at once makes the platform faults frequent.
+    | _ -> Tests.runTestsInAssemblyWithCLIArgs [ CLIArguments.Sequenced ] argv
