@@ -123,16 +123,15 @@ public static class Trainer
                 }
                 var input = batches.Signals(order, offset, count, config.CropLength, random);
                 var target = batches.Labels(order, offset, count);
-                // The loss is checked before the step, so a transient native fault (see TransientFaults) is
-                // recomputed instead of reaching the weights.
-                // A faulty forward pass in training mode also updates BatchNorm's running statistics: keep a copy
-                // of the buffers to put back before a recompute.
+                // Loss and gradients are checked before the step, so a transient native fault (see TransientFaults)
+                // is recomputed instead of reaching the weights. A recompute first puts back BatchNorm's running
+                // statistics (a faulty forward pass in training mode updates them) and the generator state (same
+                // dropout masks), so the run stays identical to one without the fault.
                 var buffers = model.buffers().Where(t => t.is_floating_point()).ToArray();
-                // The generator state too, so that a recompute draws the same dropout masks and the run stays
-                // identical to one without the fault.
                 var saved = buffers.Select(t => t.detach().clone()).ToArray();
                 var generator = get_rng_state();
-                bool firstAttempt = true;
+                bool firstAttempt = true, finite = false;
+                float batchLoss = float.NaN;
                 var loss = TransientFaults.Run(() =>
                 {
                     if (!firstAttempt)
@@ -146,16 +145,18 @@ public static class Trainer
                     var l = nn.functional.binary_cross_entropy_with_logits(model.forward(input), target, pos_weights: positiveWeightTensor);
                     l.backward();
                     return l;
-                }, l => float.IsFinite(l.item<float>()) && GradientsFinite(model), $"epoch {epoch}, batch {b + 1}");
-                if (float.IsFinite(loss.item<float>()) && GradientsFinite(model)) optimizer.step();
-                else throw new NonFiniteException(
-                    $"Session '{session.Folder}': the loss or its gradients stayed non-finite at epoch {epoch}, batch {b + 1} (lr {lr:G3}) " +
-                    $"after {TransientFaults.Retries} recomputes; lower the learning rate.");
-                step++;
-                float batchLoss = loss.item<float>();
-                if (!float.IsFinite(batchLoss))
+                }, l =>
+                {
+                    batchLoss = l.item<float>();
+                    finite = float.IsFinite(batchLoss) && GradientsFinite(model);
+                    return finite;
+                }, $"epoch {epoch}, batch {b + 1}");
+                if (!finite)
                     throw new NonFiniteException(
-                        $"Session '{session.Folder}': the training loss became {batchLoss} at epoch {epoch}, batch {b + 1} (lr {lr:G3}); lower the learning rate.");
+                        $"Session '{session.Folder}': the loss ({batchLoss}) or its gradients stayed non-finite at epoch {epoch}, batch {b + 1} " +
+                        $"(lr {lr:G3}) after {TransientFaults.Retries} recomputes; lower the learning rate.");
+                optimizer.step();
+                step++;
                 lossSum += batchLoss * count;
                 double rate = (offset + count) / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
                 double remaining = (order.Length - offset - count + (double)(config.Epochs - epoch) * order.Length) / rate;

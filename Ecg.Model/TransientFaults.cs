@@ -27,8 +27,9 @@ public static class TransientFaults
     /// </summary>
     public static T Run<T>(Func<T> compute, Func<T, bool> isFinite, string what) where T : IDisposable
     {
+        // isFinite is called exactly once per result, the last one included, so callers may record its verdict.
         var result = compute();
-        for (int attempt = 1; attempt <= Retries && !isFinite(result); attempt++)
+        for (int attempt = 1; !isFinite(result) && attempt <= Retries; attempt++)
         {
             Interlocked.Increment(ref recomputed);
             Log?.Invoke($"non-finite result for {what}; recomputing (attempt {attempt} of {Retries})");
