@@ -133,6 +133,13 @@ let ptbXlFolder (p: TargetParameter) =
     | None, None when File.Exists(Path.Combine("data", "ptb-xl", "ptbxl_database.csv")) -> Some(Path.Combine("data", "ptb-xl"))
     | None, None -> None
 
+/// <summary>`--data <folder>` from PTBXL_DIR (or data/ptb-xl) when the options do not already name one.</summary>
+let dataOption (p: TargetParameter) =
+    let given = p.Context.Arguments |> List.exists (fun a -> a = "--data" || a = "-d")
+    match ptbXlFolder p with
+    | Some folder when not given -> [ "--data"; folder ]
+    | _ -> []
+
 let isPtbXl folder = File.Exists(Path.Combine(folder, "ptbxl_database.csv")) && File.Exists(Path.Combine(folder, "scp_statements.csv"))
 
 /// Fetches PTB-XL into data/ptb-xl unless a PTB-XL folder is already given or present.
@@ -147,10 +154,7 @@ Target.create "Download" (fun p ->
             failwithf "%s\nCould not download PTB-XL. With a local copy, point the pipeline at it: PTBXL_DIR=/path/to/ptb-xl ./build.sh -t Train (or -- --data /path/to/ptb-xl)." e.Message
         Environment.setEnvironVar "PTBXL_DIR" (Path.GetFullPath target))
 
-Target.create "Preprocess" (fun p ->
-    let data = match ptbXlFolder p with Some folder -> [ "--data"; folder ] | None -> []
-    let given = p.Context.Arguments |> List.exists (fun a -> a = "--data" || a = "-d")
-    ecg ("preprocess" :: (if given then [] else data)) p)
+Target.create "Preprocess" (fun p -> ecg ("preprocess" :: dataOption p) p)
 Target.create "Train" (ecg [ "train" ])
 Target.create "Evaluate" (ecg [ "evaluate" ])
 
@@ -187,9 +191,20 @@ Target.create "Scripts" (fun _ ->
     if not result.OK then failwith "The scripts failed on the sample.")
 
 /// Stage timings on this machine (not a test): pass --data and --dataset for full-size figures.
-Target.create "Bench" (fun p ->
-    let data = match ptbXlFolder p with Some folder -> [ "--data"; folder ] | None -> []
-    ecg ("bench" :: data) p)
+Target.create "Bench" (fun p -> ecg ("bench" :: dataOption p) p)
+
+/// The growth study (not a test): preprocessing, one training epoch, embedding and projections for the first
+/// 1,000, 5,000 and all records of the PTB-XL folder, each in a fresh process (`-- --growth-records` changes them).
+Target.create "Growth" (fun p -> ecg ([ "bench"; "--stages"; "growth" ] @ dataOption p) p)
+
+/// `ecg ensemble` over the sessions in ENSEMBLE_SESSIONS (e.g. 1,2,3) or `-- --sessions 1,2,3`: the mean of their
+/// probabilities, evaluated like a session.
+Target.create "Ensemble" (fun p ->
+    let given = p.Context.Arguments |> List.contains "--sessions"
+    match Environment.environVarOrNone "ENSEMBLE_SESSIONS" with
+    | Some sessions when not given -> ecg [ "ensemble"; "--sessions"; sessions ] p
+    | _ when given -> ecg [ "ensemble" ] p
+    | _ -> failwith "Ensemble: name the sessions, e.g. ENSEMBLE_SESSIONS=1,2,3 ./build.sh -t Ensemble (or -- --sessions 1,2,3).")
 
 // ---------------------------------------------------------------------------------------------
 // Dependencies
@@ -200,6 +215,8 @@ Target.create "Bench" (fun p ->
 "Build" ==> "Download" ==> "Preprocess" ==> "Train" ==> "Evaluate" ==> "FeatureSpace" ==> "Probe" ==> "Report" ==> "All"
 "Build" ==> "Demo"
 "Build" ==> "Bench"
+"Build" ==> "Growth"
+"Build" ==> "Ensemble"
 "Build" ==> "Scripts"
 
 Target.runOrDefaultWithArguments "Build"

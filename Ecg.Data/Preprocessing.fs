@@ -16,9 +16,12 @@ type PreprocessingOptions =
       /// 100 (filename_lr) or 500 (filename_hr).
       SamplingRate: int
       /// strat_folds to keep; null or empty keeps all.
-      Folds: int[] }
+      Folds: int[]
+      /// Reads only the first N CSV rows (in the file's ecg_id order) within those folds; 0 reads all.
+      /// For subsets of a large database: quick trials and the growth study of `ecg bench`.
+      MaxRecords: int }
     static member Create(folder: string, outputPath: string) =
-        { PtbXlFolder = folder; OutputPath = outputPath; SamplingRate = 100; Folds = [||] }
+        { PtbXlFolder = folder; OutputPath = outputPath; SamplingRate = 100; Folds = [||]; MaxRecords = 0 }
 
 /// Progress of the signal-reading phase.
 [<CLIMutable>]
@@ -127,8 +130,10 @@ type Preprocessing private () =
         for e in db.Errors do
             let id = if e.Key.StartsWith "ecg_id " then (match Int32.TryParse(e.Key.Substring 7) with | true, v -> v | _ -> 0) else 0
             failures.Add { EcgId = id; Source = e.File; Reason = e.ToString() }
+        if options.MaxRecords < 0 then invalidArg "options" (sprintf "MaxRecords must be 0 (all) or positive, not %d" options.MaxRecords)
         let inFolds = db.Records |> Array.filter (fun r -> folds.Length = 0 || Array.BinarySearch(folds, r.StratFold) >= 0)
         let outsideFolds = db.Records.Length - inFolds.Length
+        let inFolds = if options.MaxRecords > 0 then Array.truncate options.MaxRecords inFolds else inFolds
         // Labels come from the CSV alone, so unlabeled records are dropped before any file is read.
         let labelBuffer = Array.zeroCreate<byte> classes.Length
         let labeled = inFolds |> Array.filter (fun r -> mapper.Encode(r, Span<byte>(labelBuffer)))

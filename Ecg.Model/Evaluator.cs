@@ -12,8 +12,11 @@ public sealed record Evaluation(
 /// <summary>The Evaluate stage: a session's chosen weights on any split of a dataset.</summary>
 public static class Evaluator
 {
-    /// <summary>Evaluates weights "best" (or an epoch number) on the split named "train", "validation" or "test".</summary>
-    public static Evaluation Evaluate(TrainingSession session, ProcessedDataset dataset, string split, string weights = "best")
+    /// <summary>
+    /// Evaluates weights "best" (or an epoch number) on the split named "train", "validation" or "test";
+    /// <paramref name="aggregation"/> overrides the session's window aggregation ("max" or "mean").
+    /// </summary>
+    public static Evaluation Evaluate(TrainingSession session, ProcessedDataset dataset, string split, string weights = "best", string? aggregation = null)
     {
         var scheme = session.SplitScheme;
         var indices = (split ?? "").Trim().ToLowerInvariant() switch
@@ -23,12 +26,12 @@ public static class Evaluator
             "test" => scheme.TestIndices(dataset),
             _ => throw new ArgumentException($"Unknown split '{split}': use train, validation or test."),
         };
-        return Evaluate(session, dataset, indices, split!.Trim().ToLowerInvariant(), weights);
+        return Evaluate(session, dataset, indices, split!.Trim().ToLowerInvariant(), weights, aggregation: aggregation);
     }
 
     /// <summary>Evaluates the given records (indices into <paramref name="dataset"/>).</summary>
     public static Evaluation Evaluate(TrainingSession session, ProcessedDataset dataset, int[] indices, string splitName,
-                                      string weights = "best", CancellationToken cancel = default)
+                                      string weights = "best", CancellationToken cancel = default, string? aggregation = null)
     {
         int classes = dataset.ClassNames.Length;
         if (!dataset.ClassNames.SequenceEqual(session.Manifest.ClassNames))
@@ -36,7 +39,7 @@ public static class Evaluator
         var probabilities = Array.Empty<float>();
         if (indices.Length > 0)
         {
-            using var predictor = Predictor.Load(session, weights);
+            using var predictor = Predictor.Load(session, weights, aggregation: aggregation);
             probabilities = predictor.PredictRecords(dataset, indices, cancel);
         }
         var labels = ModelRunner.LabelsOf(dataset, indices);

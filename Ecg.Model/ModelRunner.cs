@@ -7,7 +7,7 @@ namespace Ecg.Model;
 /// <summary>Inference over dataset records: record-level logits, one batch at a time, no gradients.</summary>
 internal static class ModelRunner
 {
-    /// <summary>Logits (indices.Length * classes, row-major), windowed and max-aggregated as the config says.</summary>
+    /// <summary>Logits (indices.Length * classes, row-major), windowed and aggregated as the config says.</summary>
     public static float[] Logits(nn.Module<Tensor, Tensor> model, BatchBuilder batches, int[] indices, int classes,
                                  TrainingConfig config, Action<int, int>? batchDone = null, CancellationToken cancel = default)
     {
@@ -21,7 +21,7 @@ internal static class ModelRunner
             using var scope = NewDisposeScope();
             int offset = b * batchSize, count = Math.Min(batchSize, indices.Length - offset);
             var input = batches.Signals(indices, offset, count);
-            var logits = TransientFaults.Run(() => WindowedInference.Logits(model, input, config.EvalWindow, config.EvalStride).cpu(),
+            var logits = TransientFaults.Run(() => WindowedInference.Logits(model, input, config.EvalWindow, config.EvalStride, config.EvalAggregation).cpu(),
                                              TransientFaults.AllFinite, $"records {offset}-{offset + count - 1}");
             if (logits.isnan().any().item<bool>()) throw NaNReport(model, input, indices[offset]);
             logits.data<float>().CopyTo(result.AsSpan(offset * classes, count * classes));

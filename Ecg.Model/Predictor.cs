@@ -13,24 +13,31 @@ public sealed class Predictor : IDisposable
     private readonly nn.Module<Tensor, Tensor> model;
     private readonly Device device;
     private readonly string weightsPath;
+    private readonly TrainingConfig config;
 
     public TrainingSession Session { get; }
     public Standardisation Standardisation { get; }
     public string[] ClassNames => Session.Manifest.ClassNames;
 
-    private Predictor(TrainingSession session, nn.Module<Tensor, Tensor> model, Standardisation standardisation, Device device, string weightsPath)
+    private Predictor(TrainingSession session, nn.Module<Tensor, Tensor> model, Standardisation standardisation, Device device, string weightsPath,
+                      TrainingConfig config)
     {
         this.weightsPath = weightsPath;
+        this.config = config;
         Session = session;
         this.model = model;
         Standardisation = standardisation;
         this.device = device;
     }
 
-    /// <summary>Loads the session's weights "best" (default) or those of an epoch number.</summary>
-    public static Predictor Load(TrainingSession session, string weights = "best", string? device = null)
+    /// <summary>
+    /// Loads the session's weights "best" (default) or those of an epoch number. <paramref name="aggregation"/>
+    /// overrides how the session combines its evaluation windows ("max" or "mean"), to compare both on one model.
+    /// </summary>
+    public static Predictor Load(TrainingSession session, string weights = "best", string? device = null, string? aggregation = null)
     {
         var config = session.Manifest.Config;
+        if (aggregation is not null) config = (config with { EvalAggregation = aggregation }).Validate();
         var path = session.WeightsPath(weights);
         if (!File.Exists(path)) throw new FileNotFoundException($"Session '{session.Folder}' has no weights file '{path}'.", path);
         var resolved = Devices.Resolve(device ?? config.Device);
@@ -38,7 +45,7 @@ public sealed class Predictor : IDisposable
         model.to(resolved);
         model.load(path);
         model.eval();
-        return new Predictor(session, model, session.LoadStandardisation(), resolved, path);
+        return new Predictor(session, model, session.LoadStandardisation(), resolved, path, config);
     }
 
     /// <summary>
@@ -69,14 +76,14 @@ public sealed class Predictor : IDisposable
         float[] logits;
         try
         {
-            logits = ModelRunner.Logits(model, batches, indices, ClassNames.Length, Session.Manifest.Config, cancel: cancel);
+            logits = ModelRunner.Logits(model, batches, indices, ClassNames.Length, config, cancel: cancel);
         }
         catch (NonFiniteException e)
         {
             // The weights in memory may be corrupted (see TransientFaults): read them again from disk once.
             TransientFaults.Log?.Invoke($"{e.Message} Reloading {weightsPath} and predicting again.");
             model.load(weightsPath);
-            logits = ModelRunner.Logits(model, batches, indices, ClassNames.Length, Session.Manifest.Config, cancel: cancel);
+            logits = ModelRunner.Logits(model, batches, indices, ClassNames.Length, config, cancel: cancel);
         }
         return ModelRunner.Sigmoid(logits);
     }

@@ -5,30 +5,36 @@ using static TorchSharp.torch;
 
 namespace Ecg.Model;
 
-/// <summary>One measured figure: records per second for a phase, batch size and input length.</summary>
+/// <summary>One measured figure: records per second for a model, phase, batch size and input length.</summary>
+/// <param name="Model">the <see cref="ModelFactory"/> name of the network measured.</param>
 /// <param name="Phase">"train" (forward, backward, Adam step) or "inference" (forward only, no gradients, eval mode).</param>
 /// <param name="PeakResidentMegabytes">the process's peak resident memory so far (Linux VmHWM), MiB.</param>
-public sealed record BenchmarkFigure(string Phase, int BatchSize, int Length, int Steps, double Seconds,
+public sealed record BenchmarkFigure(string Model, string Phase, int BatchSize, int Length, int Steps, double Seconds,
                                      double SamplesPerSecond, double PeakResidentMegabytes)
 {
     public override string ToString() => string.Format(CultureInfo.InvariantCulture,
-        "{0,-9} batch {1,4}  length {2,4}  {3,8:0.0} samples/s  ({4} steps, {5:0.0} s)  peak RSS {6:0} MiB",
-        Phase, BatchSize, Length, SamplesPerSecond, Steps, Seconds, PeakResidentMegabytes);
+        "{7,-14} {0,-9} batch {1,4}  length {2,4}  {3,8:0.0} samples/s  ({4} steps, {5:0.0} s)  peak RSS {6:0} MiB",
+        Phase, BatchSize, Length, SamplesPerSecond, Steps, Seconds, PeakResidentMegabytes, Model);
 }
 
 /// <summary>
-/// Throughput of the cross-lead CNN on this machine with random input (12 leads): training steps and
-/// inference at given batch sizes and lengths (1000 = 10 s at 100 Hz, 250 = a 2.5 s crop).
+/// Throughput of a network (the cross-lead CNN unless told; any <see cref="ModelFactory"/> name) on this machine
+/// with random input (12 leads): training steps and inference at given batch sizes and lengths (1000 = 10 s at
+/// 100 Hz, 250 = a 2.5 s crop).
 /// </summary>
 public static class TrainingBenchmark
 {
     /// <summary>
     /// Measures every (batch size, length) pair: one warm-up step, then <paramref name="steps"/> timed steps,
-    /// for training and for inference. Threads default to the core count.
+    /// for training and for inference. Threads default to the core count. Training steps use the benchmark
+    /// preset's optimizer (AdamW).
     /// </summary>
     public static IReadOnlyList<BenchmarkFigure> Run(int[]? batchSizes = null, int[]? lengths = null, int steps = 3,
-                                                     int? threads = null, string device = "cpu", Action<BenchmarkFigure>? onFigure = null)
+                                                     int? threads = null, string device = "cpu", Action<BenchmarkFigure>? onFigure = null,
+                                                     string model = ModelFactory.CrossLeadCnn, string[]? phases = null)
     {
+        if (!ModelFactory.Names.Contains(model))
+            throw new ArgumentException($"Unknown model '{model}' (known: {string.Join(", ", ModelFactory.Names)}).");
         batchSizes ??= new[] { 64, 512 };
         lengths ??= new[] { 1000, 250 };
         if (steps < 1) throw new ArgumentException("steps must be at least 1.");
@@ -38,9 +44,9 @@ public static class TrainingBenchmark
         foreach (var length in lengths)
             foreach (var batch in batchSizes)
             {
-                foreach (var phase in new[] { "train", "inference" })
+                foreach (var phase in phases ?? new[] { "train", "inference" })
                 {
-                    var figure = Measure(phase, batch, length, steps, resolved);
+                    var figure = Measure(model, phase, batch, length, steps, resolved);
                     figures.Add(figure);
                     onFigure?.Invoke(figure);
                 }
@@ -48,12 +54,12 @@ public static class TrainingBenchmark
         return figures;
     }
 
-    private static BenchmarkFigure Measure(string phase, int batch, int length, int steps, Device device)
+    private static BenchmarkFigure Measure(string name, string phase, int batch, int length, int steps, Device device)
     {
         manual_seed(0);
-        using var model = new CrossLeadCnn(12, 5);
+        using var model = ModelFactory.Create(TrainingConfig.BenchmarkPreset with { Model = name }, 12, 5);
         model.to(device);
-        using var optimizer = optim.Adam(model.parameters(), 1e-4, 0.9, 0.999, 1e-7);
+        using var optimizer = optim.AdamW(model.parameters(), 1e-3, 0.9, 0.999, 1e-8, 1e-2);
         using var x = randn(batch, 12, length, device: device);
         using var y = randint(0, 2, new long[] { batch, 5 }, device: device).to_type(ScalarType.Float32);
         bool training = phase == "train";
@@ -81,7 +87,7 @@ public static class TrainingBenchmark
         var clock = Stopwatch.StartNew();
         for (int s = 0; s < steps; s++) Step();
         double seconds = clock.Elapsed.TotalSeconds;
-        return new BenchmarkFigure(phase, batch, length, steps, seconds, batch * steps / seconds, PeakResidentMegabytes());
+        return new BenchmarkFigure(name, phase, batch, length, steps, seconds, batch * steps / seconds, PeakResidentMegabytes());
     }
 
     /// <summary>Peak resident memory of this process (VmHWM on Linux; peak working set elsewhere), MiB.</summary>

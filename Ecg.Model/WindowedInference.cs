@@ -5,8 +5,9 @@ namespace Ecg.Model;
 
 /// <summary>
 /// Record-level logits from a network trained on shorter inputs: windows of the given length and stride
-/// (plus one flush with the end when the stride does not reach it), combined by max. Max of logits equals
-/// max of probabilities under the monotone sigmoid, so losses can still use logits.
+/// (plus one flush with the end when the stride does not reach it), combined by max (the benchmark's choice)
+/// or by the mean of the windows' probabilities. Both return logits, so losses can still use them: max of
+/// logits equals max of probabilities under the monotone sigmoid, and the mean is mapped back through logit.
 /// </summary>
 public static class WindowedInference
 {
@@ -20,9 +21,14 @@ public static class WindowedInference
         return starts.ToArray();
     }
 
+    /// <summary>The aggregations <see cref="Logits"/> knows: "max" and "mean" (of probabilities).</summary>
+    public static IReadOnlyList<string> Aggregations { get; } = new[] { "max", "mean" };
+
     /// <summary>Logits (batch, classes) for input (batch, leads, T); window null means one pass over the whole input.</summary>
-    public static Tensor Logits(nn.Module<Tensor, Tensor> model, Tensor input, int? window, int? stride)
+    public static Tensor Logits(nn.Module<Tensor, Tensor> model, Tensor input, int? window, int? stride, string aggregation = "max")
     {
+        if (!Aggregations.Contains(aggregation))
+            throw new ArgumentException($"Unknown window aggregation '{aggregation}': use {string.Join(" or ", Aggregations)}.");
         long length = input.shape[^1];
         if (window is not int w || w >= length) return model.forward(input);
         using var scope = NewDisposeScope();
@@ -32,6 +38,9 @@ public static class WindowedInference
         var windows = stack(starts.Select(s => input.narrow(-1, s, w)).ToArray()).reshape(starts.Length * batch, leads, w);
         var logits = model.forward(windows);
         var perWindow = logits.reshape(starts.Length, batch, logits.shape[^1]);
-        return perWindow.amax(new long[] { 0 }).MoveToOuterDisposeScope();
+        if (aggregation == "max") return perWindow.amax(new long[] { 0 }).MoveToOuterDisposeScope();
+        // Mean of probabilities, clamped so the logit stays finite for saturated windows.
+        var mean = perWindow.sigmoid().mean(new long[] { 0 }).clamp(1e-7, 1 - 1e-7);
+        return (mean.log() - (1 - mean).log()).MoveToOuterDisposeScope();
     }
 }

@@ -19,12 +19,32 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
     {
         [CommandOption("--dataset <NPZ>")] [Description("Processed dataset to hold in memory while training is timed (peak memory with the data loaded).")]
         public string? DatasetFile { get; init; }
-        [CommandOption("--stages <LIST>")] [Description("Comma-separated: read, preprocess, train, projections.")]
+        [CommandOption("--stages <LIST>")] [Description("Comma-separated: read, preprocess, train, projections, growth (not in the default: it trains).")]
         [DefaultValue("read,preprocess,train,projections")]
         public string Stages { get; init; } = "read,preprocess,train,projections";
         [CommandOption("--batch-sizes <LIST>")] [Description("Batch sizes for training and inference.")]
         [DefaultValue("64,512")]
         public string BatchSizes { get; init; } = "64,512";
+        [CommandOption("--lengths <LIST>")] [Description("Input lengths in samples for training and inference (1000 = 10 s, 250 = a 2.5 s crop at 100 Hz).")]
+        [DefaultValue("1000,250")]
+        public string Lengths { get; init; } = "1000,250";
+        [CommandOption("--models <LIST>")] [Description("Networks for the train stage (any --model name of `ecg train`).")]
+        [DefaultValue(ModelFactory.CrossLeadCnn)]
+        public string Models { get; init; } = ModelFactory.CrossLeadCnn;
+        [CommandOption("--phases <LIST>")] [Description("train, inference or both, for the train stage.")]
+        [DefaultValue("train,inference")]
+        public string Phases { get; init; } = "train,inference";
+        [CommandOption("--steps <N>")] [Description("Timed steps per figure of the train stage (after one warm-up step).")]
+        [DefaultValue(3)]
+        public int Steps { get; init; } = 3;
+        [CommandOption("--threads <N>")] [Description("CPU threads for torch (default: all cores).")]
+        public int? Threads { get; init; }
+        [CommandOption("--growth-records <LIST>")] [Description("Record counts for the growth stage: the first N CSV rows of --data, each measured in a fresh process.")]
+        [DefaultValue("1000,5000,all")]
+        public string GrowthRecords { get; init; } = "1000,5000,all";
+        [CommandOption("--growth-projection-limit <N>")] [Description("Largest point count for t-SNE and UMAP in the growth stage (their neighbour search is quadratic).")]
+        [DefaultValue(25000)]
+        public int GrowthProjectionLimit { get; init; } = 25000;
         [CommandOption("--projection-sizes <LIST>")] [Description("Point counts (128-d) for K-Means, PCA, t-SNE and UMAP.")]
         [DefaultValue("2200")]
         public string ProjectionSizes { get; init; } = "2200";
@@ -37,8 +57,14 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var stages = settings.Stages.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet();
-        var unknown = stages.Except(new[] { "read", "preprocess", "train", "projections" }).ToArray();
+        var unknown = stages.Except(new[] { "read", "preprocess", "train", "projections", "growth" }).ToArray();
         if (unknown.Length > 0) throw new UserError($"--stages: unknown stage(s) {string.Join(", ", unknown)}.");
+        var models = Names(settings.Models, "--models", ModelFactory.Names);
+        var phases = Names(settings.Phases, "--phases", new[] { "train", "inference" });
+        var lengths = Counts(settings.Lengths, "--lengths");
+        var batches = Counts(settings.BatchSizes, "--batch-sizes");
+        if (settings.Steps < 1) throw new UserError("--steps must be at least 1.");
+        if (stages.Contains("growth")) return Growth(settings, stages);
         AnsiConsole.WriteLine($"ecg {Program.Version} benchmark on {Cores}, {Environment.OSVersion}, .NET {Environment.Version}");
 
         if (stages.Contains("read") || stages.Contains("preprocess"))
@@ -64,9 +90,9 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
                 held = ProcessedDatasetFile.Read(file);
                 Line("dataset held in memory", $"{held.RecordCount:N0} records, {held.Signals.LongLength * 4 / 1048576.0:F0} MiB of signals");
             }
-            var batches = settings.BatchSizes.Split(',').Select(b => int.Parse(b, CultureInfo.InvariantCulture)).ToArray();
-            TrainingBenchmark.Run(batches, new[] { 1000, 250 }, steps: 3, onFigure: f =>
-                Line($"{f.Phase} cross-lead CNN, batch {f.BatchSize}, {f.Length} samples", $"{f.SamplesPerSecond:F0} samples/s, peak RSS {f.PeakResidentMegabytes:F0} MiB"));
+            foreach (var model in models)
+                TrainingBenchmark.Run(batches, lengths, settings.Steps, settings.Threads, model: model, phases: phases, onFigure: f =>
+                    Line($"{f.Phase} {f.Model}, batch {f.BatchSize}, {f.Length} samples", $"{f.SamplesPerSecond:F1} samples/s, peak RSS {f.PeakResidentMegabytes:F0} MiB"));
             GC.KeepAlive(held);
         }
 
@@ -79,6 +105,58 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
                      $"UMAP {t.UmapSeconds:F1} s (trustworthiness {t.UmapTrustworthiness:F3})");
             }
         return ExitCodes.Success;
+    }
+
+    /// <summary>
+    /// The growth stage. With one record count it measures that count here; with several it runs one child
+    /// `ecg bench --stages growth` per count, so each count's peak memory is its own.
+    /// </summary>
+    private static int Growth(Settings settings, HashSet<string> stages)
+    {
+        if (stages.Count > 1) throw new UserError("--stages growth runs alone (it starts one process per record count).");
+        var folder = settings.RequireDataFolder();
+        var counts = Counts(settings.GrowthRecords, "--growth-records", allowAll: true);
+        if (settings.GrowthProjectionLimit < 1) throw new UserError("--growth-projection-limit must be positive.");
+        if (counts.Length > 1)
+        {
+            AnsiConsole.WriteLine($"ecg {Program.Version} growth study on {Cores}, {folder}: record counts {settings.GrowthRecords}, one process each");
+            return GrowthStudy.RunEach(counts, n =>
+            {
+                var args = new List<string> { "bench", "--stages", "growth", "--data", folder,
+                    "--growth-records", n == int.MaxValue ? "all" : n.ToString(CultureInfo.InvariantCulture),
+                    "--growth-projection-limit", settings.GrowthProjectionLimit.ToString(CultureInfo.InvariantCulture) };
+                if (settings.Threads is int t) args.AddRange(new[] { "--threads", t.ToString(CultureInfo.InvariantCulture) });
+                return args.ToArray();
+            });
+        }
+        var label = counts[0] == int.MaxValue ? "all rows" : $"{counts[0]:N0} rows";
+        GrowthStudy.Measure(folder, counts[0], settings.GrowthProjectionLimit, settings.Threads, s =>
+            Line($"growth {label}: {s.What}", s.Seconds > 0
+                ? $"{s.Records:N0} in {s.Seconds:F1} s, {s.Rate}, peak RSS {s.PeakMegabytes:F0} MiB"
+                : $"{s.Records:N0} points"));
+        return ExitCodes.Success;
+    }
+
+    private static string[] Items(string text) => text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+
+    /// <summary>A comma-separated list of known names; a UserError names the option and the unknown entry.</summary>
+    private static string[] Names(string text, string option, IReadOnlyList<string> known)
+    {
+        var items = Items(text);
+        var bad = items.FirstOrDefault(i => !known.Contains(i));
+        if (bad is not null || items.Length == 0)
+            throw new UserError($"{option}: '{bad ?? text}' is not one of {string.Join(", ", known)}.");
+        return items;
+    }
+
+    /// <summary>A comma-separated list of positive integers ("all" = int.MaxValue where allowed).</summary>
+    private static int[] Counts(string text, string option, bool allowAll = false)
+    {
+        var items = Items(text);
+        if (items.Length == 0) throw new UserError($"{option}: give at least one number.");
+        return items.Select(i => allowAll && i == "all" ? int.MaxValue
+            : int.TryParse(i, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n
+            : throw new UserError($"{option}: '{i}' is not a positive whole number{(allowAll ? " or all" : "")}.")).ToArray();
     }
 
     private static void Line(string what, string figure) => AnsiConsole.WriteLine($"{what,-48} {figure}  [{Cores}]");

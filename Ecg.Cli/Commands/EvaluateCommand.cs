@@ -21,6 +21,8 @@ public sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         [CommandOption("-w|--weights <WHICH>")] [Description("best, or an epoch number.")]
         [DefaultValue("best")]
         public string Weights { get; init; } = "best";
+        [CommandOption("--aggregation <HOW>")] [Description("How evaluation windows combine: max or mean (default: the session's, max in both presets).")]
+        public string? Aggregation { get; init; }
         [CommandOption("--bootstrap <N>")] [Description("Bootstrap resamples for the macro AUC interval (0: none).")]
         [DefaultValue(1000)]
         public int Bootstrap { get; init; } = 1000;
@@ -31,13 +33,16 @@ public sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         var session = Artifacts.OpenSession(settings.ArtifactsRoot, settings.Session);
         var dataset = settings.LoadDataset();
         var split = settings.Split ?? (session.SplitScheme.TestIndices(dataset).Length > 0 ? "test" : "validation");
+        if (settings.Aggregation is { } how && !WindowedInference.Aggregations.Contains(how))
+            throw new UserError($"--aggregation '{how}': use {string.Join(" or ", WindowedInference.Aggregations)}.");
         var evaluation = ConsoleProgress.Status($"Evaluating session {session.Number} ({settings.Weights} weights) on {split}",
-            () => Evaluator.Evaluate(session, dataset, split, settings.Weights));
+            () => Evaluator.Evaluate(session, dataset, split, settings.Weights, settings.Aggregation));
         if (evaluation.EcgIds.Length == 0)
             throw new UserError($"The {split} split of {settings.DatasetPath} has no records (folds {string.Join(",", FoldsOf(session, split))}).");
         var text = Report(session, evaluation, settings.Bootstrap);
         AnsiConsole.Write(new Text(text));
-        var path = Path.Combine(session.Folder, "evaluations", $"{split}_{settings.Weights}.txt");
+        var suffix = settings.Aggregation is { } a && a != session.Manifest.Config.EvalAggregation ? $"_{a}" : "";
+        var path = Path.Combine(session.Folder, "evaluations", $"{split}_{settings.Weights}{suffix}.txt");
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         AtomicFile.WriteAllText(path, text);
         AnsiConsole.WriteLine($"written: {path}");

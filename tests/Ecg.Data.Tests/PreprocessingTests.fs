@@ -42,6 +42,18 @@ let tests =
             Expect.isTrue (only9.Dataset.StratFolds |> Array.forall ((=) 9)) "fold 9 only"
             Expect.equal only9.Summary.OutsideFolds (400 - 70) "fold 9 has 70 rows"
         }
+        test "MaxRecords reads only the first N rows of the chosen folds" {
+            let all = Preprocessing.Run(PreprocessingOptions.Create(sampleFolder (), null))
+            let first = Preprocessing.Run({ PreprocessingOptions.Create(sampleFolder (), null) with MaxRecords = 50 })
+            // 50 CSV rows in, fewer kept (rows without a superclass are dropped), and they are the first ones.
+            Expect.equal (first.Summary.RecordsRead + first.Summary.DroppedWithoutSuperclass) 50 "50 rows considered"
+            Expect.sequenceEqual first.Dataset.EcgIds (Array.truncate first.Dataset.RecordCount all.Dataset.EcgIds) "the first records, in order"
+            Expect.sequenceEqual first.Dataset.Signals (Array.truncate first.Dataset.Signals.Length all.Dataset.Signals) "same signals"
+            let fold9 = Preprocessing.Run({ PreprocessingOptions.Create(sampleFolder (), null) with Folds = [| 9 |]; MaxRecords = 10 })
+            Expect.isTrue (fold9.Dataset.StratFolds |> Array.forall ((=) 9)) "within the fold filter"
+            Expect.equal (fold9.Summary.RecordsRead + fold9.Summary.DroppedWithoutSuperclass) 10 "10 rows of fold 9"
+            Expect.throws (fun () -> Preprocessing.Run({ PreprocessingOptions.Create(sampleFolder (), null) with MaxRecords = -1 }) |> ignore) "negative refused"
+        }
         test "damaged copies: each bad record is reported with its reason and the run goes on" {
             let source = sampleFolder ()
             use tmp = new TempFolder()

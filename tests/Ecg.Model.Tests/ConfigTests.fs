@@ -56,4 +56,21 @@ let tests =
             use expected = TorchSharp.torch.maximum(a, b)
             Expect.isTrue (combined.allclose(expected, 1e-5, 1e-6)) "max of the two windows"
         }
+        test "mean aggregation returns the logit of the windows' mean probability" {
+            TorchSharp.torch.manual_seed 2L |> ignore
+            use model = new CrossLeadCnn(12, 5)
+            model.eval()
+            use x = TorchSharp.torch.randn(3L, 12L, 400L)
+            use combined = WindowedInference.Logits(model, x, 200, 200, "mean")
+            let probabilities (t: TorchSharp.torch.Tensor) = t.sigmoid().data<float32>().ToArray()
+            let pa = probabilities (model.forward(x.narrow(-1L, 0L, 200L)))
+            let pb = probabilities (model.forward(x.narrow(-1L, 200L, 200L)))
+            let got = probabilities combined
+            for i in 0 .. got.Length - 1 do
+                Expect.floatClose Accuracy.medium (float got.[i]) (float (pa.[i] + pb.[i]) / 2.0) (sprintf "entry %d" i)
+            Expect.throwsT<System.ArgumentException> (fun () -> WindowedInference.Logits(model, x, 200, 200, "median") |> ignore) "unknown aggregation"
+            let json = TrainingConfig.BenchmarkPreset.ToJson().Replace("\"eval_aggregation\": \"max\"", "\"eval_aggregation\": \"median\"")
+            Expect.stringContains json "median" "edited config"
+            Expect.throwsT<System.ArgumentException> (fun () -> TrainingConfig.FromJson(json).Validate() |> ignore) "config refuses it"
+        }
     ]
