@@ -14,7 +14,7 @@ public static class Evaluator
 {
     /// <summary>
     /// Evaluates weights "best" (or an epoch number) on the split named "train", "validation" or "test";
-    /// <paramref name="aggregation"/> overrides the session's window aggregation ("max" or "mean").
+    /// <paramref name="aggregation"/> overrides the session's window aggregation ("max", "mean" or "whole").
     /// </summary>
     public static Evaluation Evaluate(TrainingSession session, ProcessedDataset dataset, string split, string weights = "best", string? aggregation = null)
     {

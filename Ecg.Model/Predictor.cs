@@ -32,7 +32,7 @@ public sealed class Predictor : IDisposable
 
     /// <summary>
     /// Loads the session's weights "best" (default) or those of an epoch number. <paramref name="aggregation"/>
-    /// overrides how the session combines its evaluation windows ("max" or "mean"), to compare both on one model.
+    /// overrides how the session combines its evaluation windows ("max", "mean" or "whole"), to compare both on one model.
     /// </summary>
     public static Predictor Load(TrainingSession session, string weights = "best", string? device = null, string? aggregation = null)
     {

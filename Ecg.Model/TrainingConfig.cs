@@ -48,7 +48,7 @@ public sealed record TrainingConfig
     /// <summary>Step between evaluation windows in samples.</summary>
     public int? EvalStride { get; init; }
 
-    /// <summary>How window outputs combine into one record's probabilities: "max" (the benchmark's) or "mean" of probabilities.</summary>
+    /// <summary>How window outputs combine into one record's probabilities: "max" (the benchmark's), "mean" of probabilities, or "whole" (one pass over the whole record, no windows).</summary>
     public string EvalAggregation { get; init; } = "max";
 
     /// <summary>"none", or "global": one mean and standard deviation over all training samples and leads.</summary>
@@ -126,7 +126,7 @@ public sealed record TrainingConfig
         need(EvalWindow is null or > 0, "eval_window must be positive.");
         need(EvalStride is null or > 0, "eval_stride must be positive.");
         need(EvalWindow is null || EvalStride is not null, "eval_window needs eval_stride.");
-        need(WindowedInference.Aggregations.Contains(EvalAggregation), $"eval_aggregation '{EvalAggregation}' must be max or mean.");
+        need(WindowedInference.Aggregations.Contains(EvalAggregation), $"eval_aggregation '{EvalAggregation}' must be one of {string.Join(", ", WindowedInference.Aggregations)}.");
         need(Standardisation is "none" or "global", $"standardisation '{Standardisation}' must be none or global.");
         need(EarlyStoppingPatience is null or > 0, "early_stopping_patience must be positive.");
         need(Threads is null or > 0, "threads must be positive.");

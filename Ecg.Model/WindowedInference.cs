@@ -6,7 +6,8 @@ namespace Ecg.Model;
 /// <summary>
 /// Record-level logits from a network trained on shorter inputs: windows of the given length and stride
 /// (plus one flush with the end when the stride does not reach it), combined by max (the benchmark's choice)
-/// or by the mean of the windows' probabilities. Both return logits, so losses can still use them: max of
+/// or by the mean of the windows' probabilities; or "whole": no windows, one pass over the whole record (the
+/// networks pool globally, so they take any length). All return logits, so losses can still use them: max of
 /// logits equals max of probabilities under the monotone sigmoid, and the mean is mapped back through logit.
 /// </summary>
 public static class WindowedInference
@@ -21,8 +22,8 @@ public static class WindowedInference
         return starts.ToArray();
     }
 
-    /// <summary>The aggregations <see cref="Logits"/> knows: "max" and "mean" (of probabilities).</summary>
-    public static IReadOnlyList<string> Aggregations { get; } = new[] { "max", "mean" };
+    /// <summary>The aggregations <see cref="Logits"/> knows: "max", "mean" (of probabilities) and "whole" (no windows).</summary>
+    public static IReadOnlyList<string> Aggregations { get; } = new[] { "max", "mean", "whole" };
 
     /// <summary>Logits (batch, classes) for input (batch, leads, T); window null means one pass over the whole input.</summary>
     public static Tensor Logits(nn.Module<Tensor, Tensor> model, Tensor input, int? window, int? stride, string aggregation = "max")
@@ -30,7 +31,7 @@ public static class WindowedInference
         if (!Aggregations.Contains(aggregation))
             throw new ArgumentException($"Unknown window aggregation '{aggregation}': use {string.Join(" or ", Aggregations)}.");
         long length = input.shape[^1];
-        if (window is not int w || w >= length) return model.forward(input);
+        if (window is not int w || w >= length || aggregation == "whole") return model.forward(input);
         using var scope = NewDisposeScope();
         var starts = WindowStarts(length, w, stride ?? w);
         long batch = input.shape[0], leads = input.shape[1];

@@ -21,7 +21,7 @@ public sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         [CommandOption("-w|--weights <WHICH>")] [Description("best, or an epoch number.")]
         [DefaultValue("best")]
         public string Weights { get; init; } = "best";
-        [CommandOption("--aggregation <HOW>")] [Description("How evaluation windows combine: max or mean (default: the session's, max in both presets).")]
+        [CommandOption("--aggregation <HOW>")] [Description("How evaluation windows combine: max, mean (of probabilities) or whole (no windows: one pass over the record). Default: the session's, max.")]
         public string? Aggregation { get; init; }
         [CommandOption("--bootstrap <N>")] [Description("Bootstrap resamples for the macro AUC interval (0: none).")]
         [DefaultValue(1000)]
@@ -34,7 +34,7 @@ public sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         var dataset = settings.LoadDataset();
         var split = settings.Split ?? (session.SplitScheme.TestIndices(dataset).Length > 0 ? "test" : "validation");
         if (settings.Aggregation is { } how && !WindowedInference.Aggregations.Contains(how))
-            throw new UserError($"--aggregation '{how}': use {string.Join(" or ", WindowedInference.Aggregations)}.");
+            throw new UserError($"--aggregation '{how}': use one of {string.Join(", ", WindowedInference.Aggregations)}.");
         var evaluation = ConsoleProgress.Status($"Evaluating session {session.Number} ({settings.Weights} weights) on {split}",
             () => Evaluator.Evaluate(session, dataset, split, settings.Weights, settings.Aggregation));
         if (evaluation.EcgIds.Length == 0)

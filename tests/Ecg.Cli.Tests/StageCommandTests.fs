@@ -58,6 +58,15 @@ let tests =
             Expect.stringContains evaluation.Output "macro" "macro AUC"
             Expect.stringContains evaluation.Output "samples avg" "a classification report"
             Expect.isTrue (File.Exists(Path.Combine(session, "evaluations", "validation_best.txt"))) "saved evaluation"
+            let meanWindows = ecgIn work [ "evaluate"; "--split"; "validation"; "--bootstrap"; "0"; "--aggregation"; "mean" ]
+            expectOk meanWindows
+            Expect.isTrue (File.Exists(Path.Combine(session, "evaluations", "validation_best_mean.txt"))) "saved beside the max evaluation"
+            let macroOf (text: string) = Text.RegularExpressions.Regex.Match(text, @"macro\s+(\d\.\d{4})").Groups.[1].Value
+            Expect.notEqual (macroOf meanWindows.Output) "" "a macro AUC"
+            Expect.notEqual (macroOf meanWindows.Output) (macroOf evaluation.Output) "mean and max of windows differ"
+            let badAggregation = ecgIn work [ "evaluate"; "--aggregation"; "median" ]
+            Expect.equal badAggregation.ExitCode 1 "unknown aggregation"
+            Expect.stringContains badAggregation.Output "median" "named"
 
             let record = Path.Combine(sampleFolder (), "records100", "00000", "00001_lr")
             let one = ecgIn work [ "predict"; record; "--session"; "1" ]
@@ -122,6 +131,22 @@ let tests =
             Expect.isMatch r.Output @"read WFDB \(warm cache\)\s+\d+ records/s" "reading speed"
             Expect.isMatch r.Output @"preprocess in memory, warm cache\s+\d+ records/s" "preprocessing speed"
             Expect.stringContains r.Output (sprintf "[%d cores]" Environment.ProcessorCount) "the machine's core count"
+        }
+
+        test "bench growth measures each record count in its own process" {
+            let r = ecgIn (tempFolder "growth") [ "bench"; "--data"; sampleFolder (); "--stages"; "growth"; "--growth-records"; "150,all"
+                                                  "--growth-projection-limit"; "200" ]
+            expectOk r
+            for rows in [ "150 rows"; "all rows" ] do
+                for step in [ "preprocess in memory"; "one training epoch"; "embed all records"; "K-Means"; "PCA" ] do
+                    Expect.isMatch r.Output (sprintf @"growth %s: %s.*peak RSS \d+ MiB" rows step) (sprintf "%s: %s" rows step)
+            Expect.isMatch r.Output @"growth 150 rows: t-SNE.* in \d+\.\d s" "t-SNE within the projection limit"
+            Expect.stringContains r.Output "t-SNE and UMAP skipped: 390 points" "beyond it, skipped and said"
+            let bad = ecgIn (tempFolder "growth") [ "bench"; "--data"; sampleFolder (); "--stages"; "growth,read" ]
+            Expect.equal bad.ExitCode 1 "growth runs alone"
+            let badModel = ecgIn (tempFolder "bench") [ "bench"; "--stages"; "train"; "--models"; "alexnet" ]
+            Expect.equal badModel.ExitCode 1 "unknown model"
+            Expect.stringContains badModel.Output "alexnet" "named"
         }
 
         test "preprocess without a data folder fails with a one-line reason" {

@@ -68,6 +68,9 @@ let tests =
             let got = probabilities combined
             for i in 0 .. got.Length - 1 do
                 Expect.floatClose Accuracy.medium (float got.[i]) (float (pa.[i] + pb.[i]) / 2.0) (sprintf "entry %d" i)
+            use whole = WindowedInference.Logits(model, x, 200, 200, "whole")
+            use direct = model.forward(x)
+            Expect.isTrue (whole.allclose(direct, 1e-5, 1e-6)) "whole: one pass, no windows"
             Expect.throwsT<System.ArgumentException> (fun () -> WindowedInference.Logits(model, x, 200, 200, "median") |> ignore) "unknown aggregation"
             let json = TrainingConfig.BenchmarkPreset.ToJson().Replace("\"eval_aggregation\": \"max\"", "\"eval_aggregation\": \"median\"")
             Expect.stringContains json "median" "edited config"
