@@ -198,7 +198,7 @@ type Preprocessing private () =
         kept |> Seq.iteri (fun i r -> mapper.Encode(r, Span<byte>(labels, i * classes.Length, classes.Length)) |> ignore)
         let pick f = kept |> Seq.map f |> Seq.toArray
         let dataset =
-            { Signals = signals; RecordCount = n; Samples = samples; Leads = leads; SamplingRate = float rate
+            { Signals = SignalStore.OfArray(signals, length); RecordCount = n; Samples = samples; Leads = leads; SamplingRate = float rate
               LeadNames = (if isNull leadNames then [||] else leadNames); EcgIds = pick (fun r -> r.EcgId)
               Labels = labels; ClassNames = classes; StratFolds = pick (fun r -> r.StratFold)
               PatientIds = pick (fun r -> r.PatientId); Age = pick (fun r -> r.Age); Sex = pick (fun r -> r.Sex)
