@@ -111,6 +111,12 @@ type PreprocessingResult = { Dataset: ProcessedDataset; Summary: PreprocessingSu
 [<AbstractClass; Sealed>]
 type Preprocessing private () =
 
+    static let mutable inMemoryLimit = int64 Array.MaxLength
+
+    /// The most signal values held in memory before the run writes them to disk by itself: one .NET
+    /// array's limit. Settable for tests only.
+    static member internal InMemoryLimit with get () = inMemoryLimit and set (v: int64) = inMemoryLimit <- v
+
     /// Report files beside the npz: `<name>_report.json` and `<name>_report.txt`.
     static member ReportPaths(outputPath: string) =
         let full = Path.GetFullPath outputPath
@@ -181,7 +187,7 @@ type Preprocessing private () =
         let length = samples * leads
         let total = candidates.Count
         let output = if String.IsNullOrWhiteSpace options.OutputPath then "" else Path.GetFullPath options.OutputPath
-        let tooLarge = int64 total * int64 length > int64 Array.MaxLength
+        let tooLarge = int64 total * int64 length > inMemoryLimit
         if options.SignalsOnDisk && output = "" then invalidArg "options" "SignalsOnDisk needs an OutputPath (the .npz beside which the signals go)"
         if tooLarge && output = "" then
             raise (InvalidOperationException(sprintf "%d records x %d values exceed one .NET array: give an OutputPath so the signals can be written to disk" total length))
@@ -190,7 +196,7 @@ type Preprocessing private () =
             if tooLarge && not options.SignalsOnDisk then
                 sprintf "signals written to disk (as with --signals-on-disk): %s records x %s values exceed one .NET array (%s values)"
                     (total.ToString("N0", CultureInfo.InvariantCulture)) (length.ToString("N0", CultureInfo.InvariantCulture))
-                    (Array.MaxLength.ToString("N0", CultureInfo.InvariantCulture))
+                    (inMemoryLimit.ToString("N0", CultureInfo.InvariantCulture))
             else ""
         // In memory: one array at its (nearly always) final size, each record read straight into its slot.
         // On disk: each record read into one buffer and appended to a temporary .npy; memory stays flat.

@@ -79,6 +79,23 @@ let tests =
             Expect.throwsT<ArgumentException> (fun () -> Preprocessing.Run({ PreprocessingOptions.Create(folder, null) with SignalsOnDisk = true }) |> ignore) "needs an output"
         }
 
+        test "past the in-memory limit the run writes the signals to disk by itself and says so (an error without an output)" {
+            use tmp = new TempFolder()
+            let npz = Path.Combine(tmp.Path, "ptbxl_100hz.npz")
+            let options = { PreprocessingOptions.Create(sampleFolder (), npz) with MaxRecords = 20 }
+            Preprocessing.InMemoryLimit <- 12_000L * 5L   // 5 records of 1000 x 12
+            try
+                let result = Preprocessing.Run options
+                use d = result.Dataset
+                Expect.isTrue (onDisk d) "switched to disk"
+                Expect.stringContains result.Summary.Note "signals written to disk (as with --signals-on-disk)" "note"
+                Expect.stringContains (result.Summary.ToText()) "note: signals written to disk" "in the printed summary"
+                Expect.equal (ProcessedDatasetFile.SignalsFileOf npz) (ProcessedDatasetFile.SignalsPathFor npz) "the npz names its signals file"
+                expectMessage<InvalidOperationException> (fun () -> Preprocessing.Run({ options with OutputPath = null }) |> ignore)
+                    [ "exceed one .NET array: give an OutputPath" ]
+            finally Preprocessing.InMemoryLimit <- int64 Array.MaxLength
+        }
+
         test "the signals file is a valid NPY 1.0 array: magic, version, <f4 C-order (N, 1000, 12) header padded to 64 bytes" {
             use tmp = new TempFolder()
             let npz = Path.Combine(tmp.Path, "ptbxl_100hz.npz")
