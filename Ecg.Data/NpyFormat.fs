@@ -19,17 +19,25 @@ type NpyHeader =
 type NpyFormat private () =
     static let magic = [| 0x93uy; byte 'N'; byte 'U'; byte 'M'; byte 'P'; byte 'Y' |]
 
-    static member private ShapeText(shape: int64[]) =
+    /// A shape as NumPy prints it: (), (3,), (2, 1000, 12).
+    static member ShapeText(shape: int64[]) =
         match shape.Length with
         | 0 -> "()"
         | 1 -> sprintf "(%d,)" shape.[0]
         | _ -> "(" + String.Join(", ", shape) + ")"
 
     /// The header bytes (magic, version 1.0, length, dict padded with spaces so the data starts at a multiple of 64).
-    static member HeaderBytes(descr: string, shape: int64[]) : byte[] =
+    static member HeaderBytes(descr: string, shape: int64[]) : byte[] = NpyFormat.HeaderBytes(descr, shape, 0)
+
+    /// The header bytes padded to exactly `length` bytes (a multiple of 64), or to the shortest multiple of 64
+    /// when `length` is 0: a file's header can then be rewritten in place with another shape.
+    static member HeaderBytes(descr: string, shape: int64[], length: int) : byte[] =
         let dict = sprintf "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" descr (NpyFormat.ShapeText shape)
         let unpadded = 10 + dict.Length + 1
-        let total = (unpadded + 63) / 64 * 64
+        let shortest = (unpadded + 63) / 64 * 64
+        if length <> 0 && (length < shortest || length % 64 <> 0) then
+            invalidArg "length" (sprintf "an NPY header of %d bytes cannot hold shape %s" length (NpyFormat.ShapeText shape))
+        let total = if length = 0 then shortest else length
         let text = dict + String(' ', total - unpadded) + "\n"
         if text.Length > 65535 then invalidArg "shape" "NPY 1.0 header too long"
         let bytes = Array.zeroCreate<byte> total

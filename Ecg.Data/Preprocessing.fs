@@ -2,6 +2,7 @@ namespace Ecg.Data
 
 open System
 open System.Diagnostics
+open System.Globalization
 open System.IO
 open System.Text
 open System.Text.Json
@@ -19,9 +20,13 @@ type PreprocessingOptions =
       Folds: int[]
       /// Reads only the first N CSV rows (in the file's ecg_id order) within those folds; 0 reads all.
       /// For subsets of a large database: quick trials and the growth study of `ecg bench`.
-      MaxRecords: int }
+      MaxRecords: int
+      /// Writes the signals to `<stem>_signals.npy` beside the npz as they are read, never holding them all
+      /// in memory; the result's dataset maps that file. Needs OutputPath. Switched on automatically (and said
+      /// in the summary's Note) when the signals would not fit one .NET array.
+      SignalsOnDisk: bool }
     static member Create(folder: string, outputPath: string) =
-        { PtbXlFolder = folder; OutputPath = outputPath; SamplingRate = 100; Folds = [||]; MaxRecords = 0 }
+        { PtbXlFolder = folder; OutputPath = outputPath; SamplingRate = 100; Folds = [||]; MaxRecords = 0; SignalsOnDisk = false }
 
 /// Progress of the signal-reading phase.
 [<CLIMutable>]
@@ -66,6 +71,10 @@ type PreprocessingSummary =
       Leads: int
       ElapsedSeconds: float
       OutputPath: string
+      /// The signals `.npy` beside the npz; "" when the signals are inside the npz (or not written).
+      SignalsPath: string
+      /// Anything the run decided on its own, e.g. writing the signals to disk; "" when nothing.
+      Note: string
       ReportJsonPath: string
       ReportTextPath: string }
 
@@ -84,6 +93,8 @@ type PreprocessingSummary =
         line (sprintf "failed:                      %d" s.Failed)
         line (sprintf "classes: %s; %d samples x %d leads; %.1f s" (String.Join(",", s.ClassNames)) s.Samples s.Leads s.ElapsedSeconds)
         if not (String.IsNullOrEmpty s.OutputPath) then line (sprintf "output: %s" s.OutputPath)
+        if not (String.IsNullOrEmpty s.SignalsPath) then line (sprintf "signals: %s (on disk, memory-mapped when read)" s.SignalsPath)
+        if not (String.IsNullOrEmpty s.Note) then line (sprintf "note: %s" s.Note)
         if s.Failures.Length > 0 then
             line ""
             line "failures:"
@@ -99,6 +110,12 @@ type PreprocessingResult = { Dataset: ProcessedDataset; Summary: PreprocessingSu
 /// Bad records are reported and left out; one never stops the run.
 [<AbstractClass; Sealed>]
 type Preprocessing private () =
+
+    static let mutable inMemoryLimit = int64 Array.MaxLength
+
+    /// The most signal values held in memory before the run writes them to disk by itself: one .NET
+    /// array's limit. Settable for tests only.
+    static member internal InMemoryLimit with get () = inMemoryLimit and set (v: int64) = inMemoryLimit <- v
 
     /// Report files beside the npz: `<name>_report.json` and `<name>_report.txt`.
     static member ReportPaths(outputPath: string) =
@@ -169,9 +186,23 @@ type Preprocessing private () =
         let leads = if isNull leadNames then 0 else leadNames.Length
         let length = samples * leads
         let total = candidates.Count
-        if int64 total * int64 length > int64 Array.MaxLength then
-            raise (InvalidOperationException(sprintf "%d records x %d values exceed one .NET array" total length))
-        let mutable signals = Array.zeroCreate<float32> (total * length)
+        let output = if String.IsNullOrWhiteSpace options.OutputPath then "" else Path.GetFullPath options.OutputPath
+        let tooLarge = int64 total * int64 length > inMemoryLimit
+        if options.SignalsOnDisk && output = "" then invalidArg "options" "SignalsOnDisk needs an OutputPath (the .npz beside which the signals go)"
+        if tooLarge && output = "" then
+            raise (InvalidOperationException(sprintf "%d records x %d values exceed one .NET array: give an OutputPath so the signals can be written to disk" total length))
+        let onDisk = options.SignalsOnDisk || tooLarge
+        let note =
+            if tooLarge && not options.SignalsOnDisk then
+                sprintf "signals written to disk (as with --signals-on-disk): %s records x %s values exceed one .NET array (%s values)"
+                    (total.ToString("N0", CultureInfo.InvariantCulture)) (length.ToString("N0", CultureInfo.InvariantCulture))
+                    (inMemoryLimit.ToString("N0", CultureInfo.InvariantCulture))
+            else ""
+        // In memory: one array at its (nearly always) final size, each record read straight into its slot.
+        // On disk: each record read into one buffer and appended to a temporary .npy; memory stays flat.
+        let mutable signals = if onDisk then [||] else Array.zeroCreate<float32> (total * length)
+        use writer = if onDisk then new NpySignalWriter(ProcessedDatasetFile.SignalsPathFor output, samples, leads) else null
+        let buffer = if onDisk then Array.zeroCreate<float32> length else null
         let kept = ResizeArray<PtbXlRecord>(total)
         let report (doneCount: int) =
             if not (isNull progress) then
@@ -179,12 +210,13 @@ type Preprocessing private () =
                 let perRecord = if doneCount > 0 then elapsed.TotalSeconds / float doneCount else 0.0
                 progress.Invoke { RecordsDone = doneCount; Total = total; Elapsed = elapsed
                                   EstimatedRemaining = TimeSpan.FromSeconds(perRecord * float (total - doneCount)) }
-        // Phase 2: signals straight into their slot; a failed record's slot is reused by the next one.
+        // Phase 2: signals; a failed record's slot is reused by the next one (and never reaches the file).
         for i in 0 .. total - 1 do
             let r, h = candidates.[i]
-            let slot = Span<float32>(signals, kept.Count * length, length)
+            let slot = if onDisk then Span<float32>(buffer) else Span<float32>(signals, kept.Count * length, length)
             try
                 reader.ReadSignal(h, recordPath r, slot) |> ignore
+                if onDisk then writer.Append(ReadOnlySpan<float32>(buffer))
                 kept.Add r
             with
             | :? WfdbException as e -> fail r (Path.Combine(Path.GetDirectoryName(r.FilenameFor rate), e.File)) e.Message
@@ -192,19 +224,21 @@ type Preprocessing private () =
             if (i + 1) % 500 = 0 || i + 1 = total then report (i + 1)
         if total = 0 then report 0
         // Only when a signal file failed after its header passed: shrink to the final size.
-        if kept.Count < total then Array.Resize(&signals, kept.Count * length)
+        if not onDisk && kept.Count < total then Array.Resize(&signals, kept.Count * length)
         let n = kept.Count
         let labels = Array.zeroCreate<byte> (n * classes.Length)
         kept |> Seq.iteri (fun i r -> mapper.Encode(r, Span<byte>(labels, i * classes.Length, classes.Length)) |> ignore)
         let pick f = kept |> Seq.map f |> Seq.toArray
+        let leadNames = if isNull leadNames then [||] else leadNames
         let dataset =
-            { Signals = signals; RecordCount = n; Samples = samples; Leads = leads; SamplingRate = float rate
-              LeadNames = (if isNull leadNames then [||] else leadNames); EcgIds = pick (fun r -> r.EcgId)
+            { Signals = (if onDisk then MappedSignals.Open(writer.Finish(), n, leads, Path.GetFileName output) :> SignalStore
+                         else SignalStore.OfArray(signals, length))
+              RecordCount = n; Samples = samples; Leads = leads; SamplingRate = float rate
+              LeadNames = leadNames; EcgIds = pick (fun r -> r.EcgId)
               Labels = labels; ClassNames = classes; StratFolds = pick (fun r -> r.StratFold)
               PatientIds = pick (fun r -> r.PatientId); Age = pick (fun r -> r.Age); Sex = pick (fun r -> r.Sex)
               Height = pick (fun r -> r.Height); Weight = pick (fun r -> r.Weight); Site = pick (fun r -> r.Site)
               Device = pick (fun r -> r.Device) }
-        let output = if String.IsNullOrWhiteSpace options.OutputPath then "" else Path.GetFullPath options.OutputPath
         let jsonPath, textPath = if output = "" then "", "" else Preprocessing.ReportPaths output
         let readFailures = failures.Count - db.Errors.Length
         let summary =
@@ -212,9 +246,18 @@ type Preprocessing private () =
               MalformedRows = malformedRows; OutsideFolds = outsideFolds; DroppedWithoutSuperclass = dropped
               RecordsRead = n; RecordsKept = n; Failed = malformedRows + readFailures
               Failures = failures.ToArray(); ClassNames = classes; Samples = samples; Leads = leads
-              ElapsedSeconds = 0.0; OutputPath = output; ReportJsonPath = jsonPath; ReportTextPath = textPath }
-        if output <> "" then
-            ProcessedDatasetFile.Write(output, dataset)
+              ElapsedSeconds = 0.0; OutputPath = output; SignalsPath = (if onDisk then ProcessedDatasetFile.SignalsPathFor output else "")
+              Note = note; ReportJsonPath = jsonPath; ReportTextPath = textPath }
+        let dataset =
+            if onDisk then
+                // The temporary .npy was mapped (and so checked) to write the npz; after the commit the
+                // dataset maps the final file.
+                try ProcessedDatasetFile.CommitWithSignalsFile(output, dataset, writer.TempPath)
+                finally (dataset :> IDisposable).Dispose()
+                { dataset with Signals = MappedSignals.Open(summary.SignalsPath, n, leads, Path.GetFileName output) }
+            else
+                if output <> "" then ProcessedDatasetFile.Write(output, dataset)
+                dataset
         let summary = { summary with ElapsedSeconds = clock.Elapsed.TotalSeconds }
         if output <> "" then
             Preprocessing.WriteAtomically(jsonPath, JsonSerializer.Serialize(summary, JsonSerializerOptions(WriteIndented = true)))

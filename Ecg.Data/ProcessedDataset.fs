@@ -2,13 +2,81 @@ namespace Ecg.Data
 
 open System
 
-/// The preprocessed PTB-XL dataset held in memory: what the processed `.npz` file stores.
+/// Where a dataset's signals live: RecordCount records of RecordLength float32 values each, in mV.
+/// In memory (one array, `SignalStore.OfArray`) or memory-mapped from a `.npy` file beside the `.npz`
+/// (`MappedSignals`, see ProcessedDatasetFile). Offsets are 64-bit, so a mapped store may hold more than
+/// the 2^31 values one .NET array can.
+[<AbstractClass>]
+type SignalStore(recordCount: int, recordLength: int) =
+    do if recordCount < 0 || recordLength < 0 then invalidArg "recordCount" "negative record count or length"
+    member _.RecordCount = recordCount
+    member _.RecordLength = recordLength
+    /// Values in all (RecordCount * RecordLength).
+    member _.Length = int64 recordCount * int64 recordLength
+    /// One record's values, (Samples, Leads) row-major, without copying.
+    abstract Record: index: int -> ReadOnlyMemory<float32>
+    /// The records at the given indices, in that order: copied when in memory, a view of the file when mapped.
+    abstract Subset: indices: int[] -> SignalStore
+    /// The `.npy` file the values are mapped from; null when they are held in memory.
+    abstract FilePath: string
+    default _.FilePath = null
+    /// Releases a mapping (no-op in memory). Memory taken from Record must not be used afterwards.
+    abstract Dispose: unit -> unit
+    default _.Dispose() = ()
+    interface IDisposable with
+        member s.Dispose() = s.Dispose()
+
+    member internal _.CheckIndex(index: int) =
+        if uint index >= uint recordCount then
+            raise (ArgumentOutOfRangeException("index", sprintf "record %d of %d" index recordCount))
+
+    /// All values copied into one array (small datasets and tests; fails beyond the .NET array limit).
+    member s.ToArray() : float32[] =
+        if s.Length > int64 Array.MaxLength then invalidOp (sprintf "%d values do not fit one .NET array" s.Length)
+        let values = Array.zeroCreate<float32> (int s.Length)
+        for i in 0 .. recordCount - 1 do s.Record(i).Span.CopyTo(Span<float32>(values, i * recordLength, recordLength))
+        values
+
+    /// Signals held in one array, (records, RecordLength) row-major.
+    static member OfArray(values: float32[], recordLength: int) : SignalStore =
+        new ArraySignals(values, recordLength) :> SignalStore
+
+/// Signals held in one float32 array.
+and [<Sealed>] internal ArraySignals(values: float32[], recordLength: int) =
+    inherit SignalStore((if recordLength = 0 || isNull values then 0 else values.Length / recordLength), recordLength)
+    do
+        if isNull values then nullArg "values"
+        if recordLength > 0 && values.Length % recordLength <> 0 then
+            invalidArg "values" (sprintf "%d values are not a whole number of records of %d" values.Length recordLength)
+        if recordLength = 0 && values.Length <> 0 then invalidArg "values" "values given for records of length 0"
+    override s.Record(index) =
+        s.CheckIndex index
+        ReadOnlyMemory<float32>(values, index * recordLength, recordLength)
+    override s.Subset(indices) =
+        let copy = Array.zeroCreate<float32> (indices.Length * recordLength)
+        indices |> Array.iteri (fun k i -> s.Record(i).Span.CopyTo(Span<float32>(copy, k * recordLength, recordLength)))
+        new ArraySignals(copy, recordLength) :> SignalStore
+
+/// Some records of another store, by index (a mapped dataset's Subset: nothing copied, the file stays shared).
+/// It does not own the other store, so disposing it releases nothing.
+and [<Sealed>] internal IndexedSignals(source: SignalStore, indices: int[]) =
+    inherit SignalStore(indices.Length, source.RecordLength)
+    do for i in indices do source.CheckIndex i
+    override s.Record(index) =
+        s.CheckIndex index
+        source.Record(indices.[index])
+    override _.Subset(picked) = new IndexedSignals(source, picked |> Array.map (fun k -> indices.[k])) :> SignalStore
+    override _.FilePath = source.FilePath
+
+/// The preprocessed PTB-XL dataset: what the processed `.npz` file stores.
 /// Arrays are flat and row-major so they move to tensors and NumPy without copies:
-/// Signals is (RecordCount, Samples, Leads) in mV; Labels is (RecordCount, ClassNames.Length) multi-hot.
-/// Metadata missing in PTB-XL is NaN (numbers) or "" (strings).
+/// Signals is (RecordCount, Samples, Leads) in mV, in memory or mapped from a file (see SignalStore);
+/// Labels is (RecordCount, ClassNames.Length) multi-hot. Metadata missing in PTB-XL is NaN (numbers) or "" (strings).
+/// Disposing the dataset releases a mapped signals file (nothing to do in memory). Read's callers may also
+/// just drop it: the mapping's SafeHandles are then released by the garbage collector (see MappedSignals).
 [<CLIMutable>]
 type ProcessedDataset =
-    { Signals: float32[]
+    { Signals: SignalStore
       RecordCount: int
       Samples: int
       Leads: int
@@ -30,25 +98,26 @@ type ProcessedDataset =
     member d.RecordLength = d.Samples * d.Leads
 
     /// One record's signal, (Samples, Leads) row-major, without copying.
-    member d.Signal(index: int) = ReadOnlyMemory<float32>(d.Signals, index * d.RecordLength, d.RecordLength)
+    member d.Signal(index: int) = d.Signals.Record index
 
     /// One record's multi-hot labels, without copying.
     member d.LabelsOf(index: int) = ReadOnlyMemory<byte>(d.Labels, index * d.ClassNames.Length, d.ClassNames.Length)
 
-    /// A new dataset holding the records at the given indices, in that order (arrays copied).
+    /// A new dataset holding the records at the given indices, in that order. Metadata and in-memory
+    /// signals are copied; mapped signals are not: the subset reads the same file (and does not own it).
     member d.Subset(indices: int[]) : ProcessedDataset =
         let classes = d.ClassNames.Length
         let pick (a: 'T[]) = indices |> Array.map (fun i -> a.[i])
-        let signals = Array.zeroCreate<float32> (indices.Length * d.RecordLength)
         let labels = Array.zeroCreate<byte> (indices.Length * classes)
-        indices |> Array.iteri (fun k i ->
-            Array.blit d.Signals (i * d.RecordLength) signals (k * d.RecordLength) d.RecordLength
-            Array.blit d.Labels (i * classes) labels (k * classes) classes)
+        indices |> Array.iteri (fun k i -> Array.blit d.Labels (i * classes) labels (k * classes) classes)
         { d with
-            Signals = signals; Labels = labels; RecordCount = indices.Length
+            Signals = d.Signals.Subset indices; Labels = labels; RecordCount = indices.Length
             EcgIds = pick d.EcgIds; StratFolds = pick d.StratFolds; PatientIds = pick d.PatientIds
             Age = pick d.Age; Sex = pick d.Sex; Height = pick d.Height; Weight = pick d.Weight
             Site = pick d.Site; Device = pick d.Device }
+
+    interface IDisposable with
+        member d.Dispose() = if not (isNull (box d.Signals)) then d.Signals.Dispose()
 
 /// Which strat_folds form the training, validation and test sets.
 [<CLIMutable>]

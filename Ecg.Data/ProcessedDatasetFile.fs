@@ -11,6 +11,8 @@ open System.Text
 /// signals <f4 (N, T, L); ecg_ids <i4 (N,); labels |u1 (N, C); class_names <U (C,); lead_names <U (L,);
 /// strat_fold <i4 (N,); patient_id, age, sex, height, weight, site <f8 (N,) with NaN for missing;
 /// device <U (N,); sampling_rate <f8 scalar.
+/// With the signals on disk, `signals` is left out and `signals_file` (<U scalar) names a plain `.npy` beside the
+/// npz (`<stem>_signals.npy`, <f4 C order (N, T, L)) that is memory-mapped when read (see MappedSignals).
 [<AbstractClass; Sealed>]
 type ProcessedDatasetFile private () =
 
@@ -32,12 +34,12 @@ type ProcessedDatasetFile private () =
 
 
     /// NumPy '<U{n}': n UTF-32 code units per string, zero padded.
-    static let writeStrings zip level (name: string) (values: string[]) =
+    static let writeStrings zip level (name: string) (values: string[]) (shape: int64[]) =
         let values = values |> Array.map (fun v -> if isNull v then "" else v)
         let width = values |> Array.fold (fun m v -> max m (Encoding.UTF32.GetByteCount v / 4)) 1
         let bytes = Array.zeroCreate<byte> (values.Length * width * 4)
         values |> Array.iteri (fun i v -> Encoding.UTF32.GetBytes(v, 0, v.Length, bytes, i * width * 4) |> ignore)
-        writeArray zip level name (sprintf "<U%d" width) [| int64 values.Length |] (ReadOnlySpan<byte>(bytes))
+        writeArray zip level name (sprintf "<U%d" width) shape (ReadOnlySpan<byte>(bytes))
 
     static member private WriteNumbers<'T when 'T: unmanaged and 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType>
             (zip, level, name, descr, shape, values: 'T[]) =
@@ -59,7 +61,9 @@ type ProcessedDatasetFile private () =
         let check (what: string) actual expected =
             if actual <> expected then invalidArg "dataset" (sprintf "dataset %s has length %d, expected %d" what actual expected)
         if n < 0 || d.Samples < 0 || d.Leads < 0 then invalidArg "dataset" "negative RecordCount, Samples or Leads"
-        check "Signals" (int64 d.Signals.Length) (int64 n * int64 d.Samples * int64 d.Leads)
+        if isNull (box d.Signals) then invalidArg "dataset" "dataset Signals is null"
+        check "Signals" d.Signals.Length (int64 n * int64 d.Samples * int64 d.Leads)
+        check "Signals record" (int64 d.Signals.RecordLength) (int64 d.Samples * int64 d.Leads)
         check "LeadNames" (int64 d.LeadNames.Length) (int64 d.Leads)
         check "Labels" (int64 d.Labels.Length) (int64 n * int64 d.ClassNames.Length)
         for name, len in [ "EcgIds", d.EcgIds.Length; "StratFolds", d.StratFolds.Length; "PatientIds", d.PatientIds.Length
@@ -67,11 +71,9 @@ type ProcessedDatasetFile private () =
                            "Site", d.Site.Length; "Device", d.Device.Length ] do
             check name (int64 len) (int64 n)
 
-    /// Writes atomically (a temporary file in the same folder, then renamed over `path`).
-    static member Write(path: string, dataset: ProcessedDataset, compression: CompressionLevel) : unit =
-        requireLittleEndian ()
-        ProcessedDatasetFile.Validate dataset
-        let full = Path.GetFullPath path
+    /// The npz (every array; `signals` only when signalsFile is null, else `signals_file`) in a temporary file
+    /// beside `full`, flushed to disk. Returns the temporary path.
+    static member private WriteNpzTemp(full: string, d: ProcessedDataset, compression: CompressionLevel, signalsFile: string) : string =
         let folder = Path.GetDirectoryName full
         Directory.CreateDirectory folder |> ignore
         let temp = Path.Combine(folder, sprintf ".%s.%s.tmp" (Path.GetFileName full) (Guid.NewGuid().ToString("N")))
@@ -80,13 +82,19 @@ type ProcessedDatasetFile private () =
                 use fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 <<< 16)
                 do
                     use zip = new ZipArchive(fs, ZipArchiveMode.Create, true)
-                    let d = dataset
                     let n = int64 d.RecordCount
-                    ProcessedDatasetFile.WriteNumbers(zip, compression, "signals", "<f4", [| n; int64 d.Samples; int64 d.Leads |], d.Signals)
+                    if isNull signalsFile then
+                        // Record by record, so mapped signals and subsets stream too and no copy is made.
+                        let entry = zip.CreateEntry("signals.npy", compression)
+                        use s = entry.Open()
+                        s.Write(NpyFormat.HeaderBytes("<f4", [| n; int64 d.Samples; int64 d.Leads |]))
+                        for i in 0 .. d.RecordCount - 1 do s.Write(MemoryMarshal.AsBytes(d.Signal(i).Span))
+                    else
+                        writeStrings zip compression "signals_file" [| signalsFile |] [||]
                     ProcessedDatasetFile.WriteNumbers(zip, compression, "ecg_ids", "<i4", [| n |], d.EcgIds)
                     ProcessedDatasetFile.WriteNumbers(zip, compression, "labels", "|u1", [| n; int64 d.ClassNames.Length |], d.Labels)
-                    writeStrings zip compression "class_names" d.ClassNames
-                    writeStrings zip compression "lead_names" d.LeadNames
+                    writeStrings zip compression "class_names" d.ClassNames [| int64 d.ClassNames.Length |]
+                    writeStrings zip compression "lead_names" d.LeadNames [| int64 d.LeadNames.Length |]
                     ProcessedDatasetFile.WriteNumbers(zip, compression, "strat_fold", "<i4", [| n |], d.StratFolds)
                     ProcessedDatasetFile.WriteNumbers(zip, compression, "patient_id", "<f8", [| n |], d.PatientIds)
                     ProcessedDatasetFile.WriteNumbers(zip, compression, "age", "<f8", [| n |], d.Age)
@@ -94,17 +102,64 @@ type ProcessedDatasetFile private () =
                     ProcessedDatasetFile.WriteNumbers(zip, compression, "height", "<f8", [| n |], d.Height)
                     ProcessedDatasetFile.WriteNumbers(zip, compression, "weight", "<f8", [| n |], d.Weight)
                     ProcessedDatasetFile.WriteNumbers(zip, compression, "site", "<f8", [| n |], d.Site)
-                    writeStrings zip compression "device" d.Device
+                    writeStrings zip compression "device" d.Device [| n |]
                     ProcessedDatasetFile.WriteNumbers(zip, compression, "sampling_rate", "<f8", [||], [| d.SamplingRate |])
                 fs.Flush(true)
-            File.Move(temp, full, true)
+            temp
         with _ ->
             (try File.Delete temp with _ -> ())
             reraise ()
 
+    /// Where the signals of `npzPath` go when they are written on disk: `<stem>_signals.npy` beside it.
+    static member SignalsPathFor(npzPath: string) : string =
+        let full = Path.GetFullPath npzPath
+        Path.Combine(Path.GetDirectoryName full, Path.GetFileNameWithoutExtension full + "_signals.npy")
+
+    /// Commits a dataset whose signals are already in a finished temporary `.npy` (NpySignalWriter.Finish):
+    /// writes the npz naming `<stem>_signals.npy`, then renames. The npz is the commit point: an existing npz is
+    /// deleted before its signals file is replaced, so an interruption between the renames leaves no npz (nothing
+    /// a later run trusts), never an old npz beside new signals. `dataset` supplies everything but the signals.
+    static member internal CommitWithSignalsFile(path: string, dataset: ProcessedDataset, signalsTemp: string) : unit =
+        requireLittleEndian ()
+        ProcessedDatasetFile.Validate dataset
+        let full = Path.GetFullPath path
+        let sibling = ProcessedDatasetFile.SignalsPathFor full
+        let npzTemp = ProcessedDatasetFile.WriteNpzTemp(full, dataset, CompressionLevel.Fastest, Path.GetFileName sibling)
+        try
+            if File.Exists full then File.Delete full
+            File.Move(signalsTemp, sibling, true)
+            File.Move(npzTemp, full, true)
+        with _ ->
+            (try File.Delete npzTemp with _ -> ())
+            reraise ()
+
+    /// Writes atomically (temporary files in the same folder, then renamed over `path`). With `signalsOnDisk`
+    /// the signals go to `<stem>_signals.npy` beside the npz (see SignalsPathFor and CommitWithSignalsFile);
+    /// without, inside the npz, and a `<stem>_signals.npy` left by an earlier on-disk write is deleted.
+    static member Write(path: string, dataset: ProcessedDataset, compression: CompressionLevel, signalsOnDisk: bool) : unit =
+        requireLittleEndian ()
+        ProcessedDatasetFile.Validate dataset
+        let full = Path.GetFullPath path
+        if signalsOnDisk then
+            use writer = new NpySignalWriter(ProcessedDatasetFile.SignalsPathFor full, dataset.Samples, dataset.Leads)
+            for i in 0 .. dataset.RecordCount - 1 do writer.Append(dataset.Signal(i).Span)
+            ProcessedDatasetFile.CommitWithSignalsFile(full, dataset, writer.Finish())
+        else
+            let temp = ProcessedDatasetFile.WriteNpzTemp(full, dataset, compression, null)
+            try File.Move(temp, full, true)
+            with _ ->
+                (try File.Delete temp with _ -> ())
+                reraise ()
+            let stale = ProcessedDatasetFile.SignalsPathFor full
+            if File.Exists stale then File.Delete stale
+
+    /// Writes atomically with the signals inside the npz.
+    static member Write(path: string, dataset: ProcessedDataset, compression: CompressionLevel) : unit =
+        ProcessedDatasetFile.Write(path, dataset, compression, false)
+
     /// Write with the fastest deflate level (the signals barely compress further at higher levels).
     static member Write(path: string, dataset: ProcessedDataset) : unit =
-        ProcessedDatasetFile.Write(path, dataset, CompressionLevel.Fastest)
+        ProcessedDatasetFile.Write(path, dataset, CompressionLevel.Fastest, false)
 
     /// Reads and validates every array (dtype, shape, agreement between arrays). Errors name the file and array;
     /// a truncated or corrupt file raises InvalidDataException.
@@ -130,11 +185,11 @@ type ProcessedDatasetFile private () =
         let numbers (name: string) (descr: string) (rank: int) =
             let s, h = openArray name (fun d -> d = descr || (descr = "|u1" && d = "<u1")) descr rank
             s, h, (fun msg -> fail name msg |> ignore)
-        let readStrings (name: string) : string[] =
-            let s, h = openArray name (fun d -> d.StartsWith "<U") "<U{n}" 1
+        let readStringsOfRank (name: string) (rank: int) : string[] =
+            let s, h = openArray name (fun d -> d.StartsWith "<U") "<U{n}" rank
             use s = s
             let width = match Int32.TryParse(h.Descr.Substring 2) with | true, w when w > 0 -> w | _ -> fail name (sprintf "bad string dtype %s" h.Descr)
-            let count = int h.Shape.[0]
+            let count = int h.ElementCount
             let bytes = Array.zeroCreate<byte> (count * width * 4)
             (try s.ReadExactly(Span<byte>(bytes))
              with
@@ -143,13 +198,27 @@ type ProcessedDatasetFile private () =
             Array.init count (fun i ->
                 let chars = Encoding.UTF32.GetString(bytes, i * width * 4, width * 4)
                 chars.TrimEnd('\000'))
+        let readStrings name = readStringsOfRank name 1
         let readF32 name rank = let s, h, f = numbers name "<f4" rank in use s = s in ProcessedDatasetFile.ReadNumbers<float32>(s, h.ElementCount, f), h.Shape
         let readI32 name rank = let s, h, f = numbers name "<i4" rank in use s = s in ProcessedDatasetFile.ReadNumbers<int>(s, h.ElementCount, f), h.Shape
         let readU8 name rank = let s, h, f = numbers name "|u1" rank in use s = s in ProcessedDatasetFile.ReadNumbers<byte>(s, h.ElementCount, f), h.Shape
         let readF64 name rank = let s, h, f = numbers name "<f8" rank in use s = s in ProcessedDatasetFile.ReadNumbers<float>(s, h.ElementCount, f), h.Shape
-        let signals, sigShape = readF32 "signals" 3
-        let n = int sigShape.[0]
+        // Signals inside the npz, or a signals_file naming the .npy beside it (mapped once the rest is checked).
+        let signalsFile =
+            match zip.GetEntry "signals.npy", zip.GetEntry "signals_file.npy" with
+            | null, null -> fail "signals" "missing from the file (and no signals_file names a signals .npy)"
+            | _, null -> null
+            | null, _ ->
+                let name = (readStringsOfRank "signals_file" 0).[0]
+                if name = "" || name = "." || name = ".." || Path.GetFileName name <> name || name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 then
+                    fail "signals_file" (sprintf "'%s' is not the name of a file beside the npz" name)
+                name
+            | _ -> fail "signals_file" "present together with signals: expected one or the other"
+        let signals, sigShape =
+            if isNull signalsFile then readF32 "signals" 3 else [||], null
         let ecgIds, _ = readI32 "ecg_ids" 1
+        let n = if isNull signalsFile then int sigShape.[0] else ecgIds.Length
+        let counted = if isNull signalsFile then "records (signals has that many)" else "records (ecg_ids has that many)"
         let labels, labelShape = readU8 "labels" 2
         let classNames = readStrings "class_names"
         let leadNames = readStrings "lead_names"
@@ -162,10 +231,29 @@ type ProcessedDatasetFile private () =
             if actual <> expected then fail name (sprintf "has %d %s, expected %d" actual what expected)
         for name, len in [ "ecg_ids", ecgIds.Length; "strat_fold", folds.Length; "patient_id", patient.Length; "age", age.Length
                            "sex", sex.Length; "height", height.Length; "weight", weight.Length; "site", site.Length; "device", device.Length ] do
-            expectLength name len n "records (signals has that many)"
-        expectLength "labels" (int labelShape.[0]) n "records (signals has that many)"
+            expectLength name len n counted
+        expectLength "labels" (int labelShape.[0]) n counted
         expectLength "labels" (int labelShape.[1]) classNames.Length "columns (class_names has that many)"
-        expectLength "lead_names" leadNames.Length (int sigShape.[2]) "names (signals has that many leads)"
-        { Signals = signals; RecordCount = n; Samples = int sigShape.[1]; Leads = int sigShape.[2]; SamplingRate = rate.[0]
+        let store, samples, leads =
+            if isNull signalsFile then
+                expectLength "lead_names" leadNames.Length (int sigShape.[2]) "names (signals has that many leads)"
+                SignalStore.OfArray(signals, int sigShape.[1] * int sigShape.[2]), int sigShape.[1], int sigShape.[2]
+            else
+                let mapped = MappedSignals.Open(Path.Combine(Path.GetDirectoryName(Path.GetFullPath path), signalsFile), n, leadNames.Length, file)
+                mapped :> SignalStore, mapped.Samples, leadNames.Length
+        { Signals = store; RecordCount = n; Samples = samples; Leads = leads; SamplingRate = rate.[0]
           LeadNames = leadNames; EcgIds = ecgIds; Labels = labels; ClassNames = classNames; StratFolds = folds
           PatientIds = patient; Age = age; Sex = sex; Height = height; Weight = weight; Site = site; Device = device }
+
+    /// The full path of the signals `.npy` that the npz at `path` names (array signals_file), or null when its
+    /// signals are inside it. Reads only that array; use Read to check the pair.
+    static member SignalsFileOf(path: string) : string =
+        use zip = ZipFile.OpenRead path
+        match zip.GetEntry "signals_file.npy" with
+        | null -> null
+        | entry ->
+            use s = entry.Open()
+            let h = NpyFormat.ReadHeader(s, sprintf "%s, array signals_file" (Path.GetFileName path))
+            let bytes = Array.zeroCreate<byte> (int h.ElementCount * 4 * (match Int32.TryParse(h.Descr.Substring 2) with | true, w -> w | _ -> 0))
+            s.ReadExactly(Span<byte>(bytes))
+            Path.Combine(Path.GetDirectoryName(Path.GetFullPath path), Encoding.UTF32.GetString(bytes).TrimEnd('\000'))

@@ -60,7 +60,7 @@ public sealed class Predictor : IDisposable
             throw new ArgumentException($"Input has {signals.Length} values; {records} x {samples} x {leads} needs {(long)records * samples * leads}.");
         var dataset = new ProcessedDataset
         {
-            Signals = signals, RecordCount = records, Samples = samples, Leads = leads, SamplingRate = Session.Manifest.SamplingRate,
+            Signals = SignalStore.OfArray(signals, samples * leads), RecordCount = records, Samples = samples, Leads = leads, SamplingRate = Session.Manifest.SamplingRate,
             LeadNames = Session.Manifest.LeadNames, EcgIds = new int[records], ClassNames = Session.Manifest.ClassNames,
             Labels = new byte[records * Session.Manifest.ClassNames.Length], StratFolds = new int[records],
             PatientIds = new double[records], Age = new double[records], Sex = new double[records], Height = new double[records],

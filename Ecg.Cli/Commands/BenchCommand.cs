@@ -88,7 +88,8 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
             if (settings.DatasetFile is { } file)
             {
                 held = ProcessedDatasetFile.Read(file);
-                Line("dataset held in memory", $"{held.RecordCount:N0} records, {held.Signals.LongLength * 4 / 1048576.0:F0} MiB of signals");
+                Line(held.Signals.FilePath is null ? "dataset held in memory" : "dataset mapped from disk",
+                     $"{held.RecordCount:N0} records, {held.Signals.Length * 4 / 1048576.0:F0} MiB of signals");
             }
             foreach (var model in models)
                 TrainingBenchmark.Run(batches, lengths, settings.Steps, settings.Threads, model: model, phases: phases, onFigure: f =>
@@ -167,7 +168,7 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
         var result = Preprocessing.Run(new PreprocessingOptions { PtbXlFolder = folder, OutputPath = "", SamplingRate = 100, Folds = Array.Empty<int>() });
         var seconds = clock.Elapsed.TotalSeconds;
         Line($"preprocess in memory, {cache}", $"{result.Summary.RecordsRead / seconds:F0} records/s ({result.Summary.RecordsKept:N0} kept in {seconds:F1} s), " +
-             $"peak RSS {TrainingBenchmark.PeakResidentMegabytes():F0} MiB for {result.Dataset.Signals.LongLength * 4 / 1048576.0:F0} MiB of signals");
+             $"peak RSS {TrainingBenchmark.PeakResidentMegabytes():F0} MiB for {result.Dataset.Signals.Length * 4 / 1048576.0:F0} MiB of signals");
     }
 
     private static bool DropFileCache()

@@ -52,7 +52,7 @@ public static class GrowthStudy
         double seconds = clock.Elapsed.TotalSeconds;
         int read = preprocessed.Summary.RecordsRead + preprocessed.Summary.DroppedWithoutSuperclass;
         Add(new Step("preprocess in memory", read, seconds, Rate(read, seconds, "records/s") +
-                     $", {dataset.RecordCount:N0} kept, {dataset.Signals.LongLength * 4 / 1048576.0:F0} MiB of signals", PeakMegabytes()));
+                     $", {dataset.RecordCount:N0} kept, {dataset.Signals.Length * 4 / 1048576.0:F0} MiB of signals", PeakMegabytes()));
 
         var artifacts = Path.Combine(Path.GetTempPath(), $"ecg-growth-{Environment.ProcessId}-{Guid.NewGuid():N}");
         try

@@ -48,7 +48,7 @@ let tests =
             // 50 CSV rows in, fewer kept (rows without a superclass are dropped), and they are the first ones.
             Expect.equal (first.Summary.RecordsRead + first.Summary.DroppedWithoutSuperclass) 50 "50 rows considered"
             Expect.sequenceEqual first.Dataset.EcgIds (Array.truncate first.Dataset.RecordCount all.Dataset.EcgIds) "the first records, in order"
-            Expect.sequenceEqual first.Dataset.Signals (Array.truncate first.Dataset.Signals.Length all.Dataset.Signals) "same signals"
+            Expect.sequenceEqual (first.Dataset.Signals.ToArray()) (Array.truncate (int first.Dataset.Signals.Length) (all.Dataset.Signals.ToArray())) "same signals"
             let fold9 = Preprocessing.Run({ PreprocessingOptions.Create(sampleFolder (), null) with Folds = [| 9 |]; MaxRecords = 10 })
             Expect.isTrue (fold9.Dataset.StratFolds |> Array.forall ((=) 9)) "within the fold filter"
             Expect.equal (fold9.Summary.RecordsRead + fold9.Summary.DroppedWithoutSuperclass) 10 "10 rows of fold 9"

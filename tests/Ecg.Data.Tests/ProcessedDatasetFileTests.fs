@@ -37,20 +37,20 @@ let genDataset =
         let! leadNames = Gen.arrayOfLength leads str
         let! rate = Gen.elements [ 100.0; 500.0; nan ]
         return
-            { Signals = signals; RecordCount = n; Samples = samples; Leads = leads; SamplingRate = rate; LeadNames = leadNames
+            { Signals = SignalStore.OfArray(signals, samples * leads); RecordCount = n; Samples = samples; Leads = leads; SamplingRate = rate; LeadNames = leadNames
               EcgIds = ids; Labels = labels; ClassNames = Array.init classes (fun i -> sprintf "C%d" i); StratFolds = folds
               PatientIds = p; Age = a; Sex = s; Height = h; Weight = w; Site = site; Device = device }
     }
 
 let equalDatasets (a: ProcessedDataset) (b: ProcessedDataset) =
-    sameSingles a.Signals b.Signals && a.RecordCount = b.RecordCount && a.Samples = b.Samples && a.Leads = b.Leads
+    sameSingles (a.Signals.ToArray()) (b.Signals.ToArray()) && a.RecordCount = b.RecordCount && a.Samples = b.Samples && a.Leads = b.Leads
     && sameFloats [| a.SamplingRate |] [| b.SamplingRate |] && a.LeadNames = b.LeadNames && a.EcgIds = b.EcgIds
     && a.Labels = b.Labels && a.ClassNames = b.ClassNames && a.StratFolds = b.StratFolds
     && sameFloats a.PatientIds b.PatientIds && sameFloats a.Age b.Age && sameFloats a.Sex b.Sex
     && sameFloats a.Height b.Height && sameFloats a.Weight b.Weight && sameFloats a.Site b.Site && a.Device = b.Device
 
 let small () =
-    { Signals = [| 1.0f; nanf; -2.5f; 0.125f |]; RecordCount = 2; Samples = 1; Leads = 2; SamplingRate = 100.0
+    { Signals = SignalStore.OfArray([| 1.0f; nanf; -2.5f; 0.125f |], 2); RecordCount = 2; Samples = 1; Leads = 2; SamplingRate = 100.0
       LeadNames = [| "I"; "II" |]; EcgIds = [| 7; 9 |]; Labels = [| 1uy; 0uy; 0uy; 1uy |]; ClassNames = [| "A"; "B" |]
       StratFolds = [| 1; 10 |]; PatientIds = [| 1.0; nan |]; Age = [| 56.0; nan |]; Sex = [| 0.0; 1.0 |]
       Height = [| nan; 180.0 |]; Weight = [| 63.0; nan |]; Site = [| 0.0; 2.0 |]; Device = [| "CS-12   E"; "" |] }

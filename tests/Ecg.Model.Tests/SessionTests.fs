@@ -64,7 +64,7 @@ let tests =
             let test = SplitScheme.Benchmark.TestIndices data
             let subset = data.Subset test
             use predictor = Predictor.Load(s)
-            let probabilities = predictor.Predict(subset.Signals, subset.RecordCount, subset.Samples, subset.Leads)
+            let probabilities = predictor.Predict(subset.Signals.ToArray(), subset.RecordCount, subset.Samples, subset.Leads)
             let rows = File.ReadAllLines(Path.Combine(s.Folder, "predictions.csv")) |> Array.filter (fun l -> l.Contains ",test,")
             Expect.equal rows.Length test.Length "test rows"
             rows |> Array.iteri (fun r row ->

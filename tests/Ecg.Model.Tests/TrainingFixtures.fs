@@ -12,7 +12,7 @@ let classNames = [| "CD"; "HYP"; "MI"; "NORM"; "STTC" |]
 let leadNames = [| "I"; "II"; "III"; "AVR"; "AVL"; "AVF"; "V1"; "V2"; "V3"; "V4"; "V5"; "V6" |]
 
 let private datasetOf (signals: float32[]) records samples rate (ecgIds: int[]) (labels: byte[]) (folds: int[]) =
-    { Signals = signals; RecordCount = records; Samples = samples; Leads = 12; SamplingRate = rate
+    { Signals = SignalStore.OfArray(signals, samples * 12); RecordCount = records; Samples = samples; Leads = 12; SamplingRate = rate
       LeadNames = leadNames; EcgIds = ecgIds; Labels = labels; ClassNames = classNames; StratFolds = folds
       PatientIds = Array.create records nan; Age = Array.create records nan; Sex = Array.create records nan
       Height = Array.create records nan; Weight = Array.create records nan; Site = Array.create records nan
