@@ -142,6 +142,9 @@ public sealed record TrainingConfig
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        // A session without validation records has NaN validation metrics (and a best score that starts at
+        // -Infinity): written as "NaN"/"-Infinity" strings, which System.Text.Json otherwise refuses.
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);

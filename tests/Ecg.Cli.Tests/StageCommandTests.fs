@@ -105,10 +105,15 @@ let tests =
             let single = ecgIn work [ "ensemble"; "--sessions"; "1" ]
             Expect.equal single.ExitCode 1 "an ensemble needs two sessions"
 
+            // The original notebooks' split has no validation fold: NaN validation metrics must not break the session files.
+            let original = ecgIn work [ "train"; "--epochs"; "1"; "--batch-size"; "64"; "--split"; "original"; "--seed"; "5" ]
+            expectOk original
+            Expect.stringContains original.Output "Session 3 finished after 1 epoch(s)" "trains without a validation fold"
+
             let missingSession = ecgIn work [ "evaluate"; "--session"; "9" ]
             Expect.equal missingSession.ExitCode 1 "unknown session"
             Expect.stringContains missingSession.Output "Training session '9' not found" "names the session"
-            Expect.stringContains missingSession.Output "existing: 1, 2" "lists the sessions there are"
+            Expect.stringContains missingSession.Output "existing: 1, 2, 3" "lists the sessions there are"
         }
 
         test "synth writes a PTB-XL-shaped folder that preprocesses with zero failures, deterministically" {
