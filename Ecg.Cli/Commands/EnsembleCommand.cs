@@ -14,6 +14,8 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         public string Sessions { get; init; } = "";
         [CommandOption("--split <NAME>")] [Description("train, validation or test (default: test when the dataset has test records, else validation).")]
         public string? Split { get; init; }
+        [CommandOption("--aggregation <HOW>")] [Description("How each member combines its evaluation windows: max, mean or whole (default: each session's own).")]
+        public string? Aggregation { get; init; }
         [CommandOption("--bootstrap <N>")] [Description("Bootstrap resamples for the macro AUC interval (0: none).")]
         [DefaultValue(1000)]
         public int Bootstrap { get; init; } = 1000;
@@ -26,7 +28,10 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         var sessions = names.Select(n => Artifacts.OpenSession(settings.ArtifactsRoot, n)).ToArray();
         var dataset = settings.LoadDataset();
         var split = settings.Split ?? (sessions[0].SplitScheme.TestIndices(dataset).Length > 0 ? "test" : "validation");
-        var evaluations = sessions.Select(s => ConsoleProgress.Status($"Session {s.Number} on {split}", () => Evaluator.Evaluate(s, dataset, split))).ToArray();
+        if (settings.Aggregation is { } how && !WindowedInference.Aggregations.Contains(how))
+            throw new UserError($"--aggregation '{how}': use one of {string.Join(", ", WindowedInference.Aggregations)}.");
+        var evaluations = sessions.Select(s => ConsoleProgress.Status($"Session {s.Number} on {split}",
+            () => Evaluator.Evaluate(s, dataset, split, aggregation: settings.Aggregation))).ToArray();
         var first = evaluations[0];
         if (evaluations.Any(e => !e.EcgIds.SequenceEqual(first.EcgIds)))
             throw new UserError($"Sessions {settings.Sessions} do not share the same {split} records (different split schemes or datasets).");
@@ -38,10 +43,12 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         foreach (var (s, e) in sessions.Zip(evaluations))
             AnsiConsole.WriteLine($"session {s.Number} ({s.Manifest.Config.Model}): macro AUC {e.MacroAuc:F4}");
         // Thresholds, where the report uses them, come from the first session.
-        var text = "Ensemble of sessions " + string.Join(", ", sessions.Select(s => s.Number)) + " (mean of probabilities)\n"
+        var windows = settings.Aggregation is { } a ? $", windows combined by {a}" : "";
+        var text = "Ensemble of sessions " + string.Join(", ", sessions.Select(s => s.Number)) + $" (mean of probabilities{windows})\n"
                    + EvaluateCommand.Report(sessions[0], ensemble, settings.Bootstrap);
         AnsiConsole.Write(new Text(text));
-        var path = Path.Combine(settings.ArtifactsRoot, "ensembles", $"sessions_{string.Join("_", sessions.Select(s => s.Number))}_{split}.txt");
+        var suffix = settings.Aggregation is { } agg ? $"_{agg}" : "";
+        var path = Path.Combine(settings.ArtifactsRoot, "ensembles", $"sessions_{string.Join("_", sessions.Select(s => s.Number))}_{split}{suffix}.txt");
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         AtomicFile.WriteAllText(path, text);
         AnsiConsole.WriteLine($"written: {path}");

@@ -33,6 +33,8 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         public double? WeightDecay { get; init; }
         [CommandOption("--layer-settings <NAME>")] [Description("torch or keras (BatchNorm momentum/epsilon and initialisation of the original Keras model).")]
         public string? LayerSettings { get; init; }
+        [CommandOption("--aggregation <HOW>")] [Description("How evaluation windows combine: max (the benchmark's), mean of probabilities, or whole (no windows).")]
+        public string? Aggregation { get; init; }
         [CommandOption("--class-weights")] [Description("Weigh positives by negatives/positives per class (BCE pos_weight).")]
         public bool ClassWeights { get; init; }
         [CommandOption("--seed <N>")] [Description("Random seed (weights, shuffling, crops, dropout).")]
@@ -115,6 +117,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             Device = s.Device ?? preset.Device,
             Threads = s.Threads ?? preset.Threads,
             EarlyStoppingPatience = s.Patience ?? preset.EarlyStoppingPatience,
+            EvalAggregation = s.Aggregation ?? preset.EvalAggregation,
         };
         if (!config.Equals(preset.ForSamplingRate(dataset.SamplingRate))) config = config with { Preset = config.Preset + " (modified)" };
         try { return config.Validate(); }
