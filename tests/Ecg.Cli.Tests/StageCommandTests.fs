@@ -102,6 +102,10 @@ let tests =
             expectOk ensemble
             Expect.stringContains ensemble.Output "Ensemble of sessions 1, 2" "names its members"
             Expect.stringContains ensemble.Output "session 2 (xresnet1d18)" "a second architecture"
+            let meanEnsemble = ecgIn work [ "ensemble"; "--sessions"; "1,2"; "--split"; "validation"; "--bootstrap"; "0"; "--aggregation"; "mean" ]
+            expectOk meanEnsemble
+            Expect.stringContains meanEnsemble.Output "windows combined by mean" "says how windows were combined"
+            Expect.isTrue (File.Exists(Path.Combine(work, "artifacts", "ensembles", "sessions_1_2_validation_mean.txt"))) "its own file"
             let single = ecgIn work [ "ensemble"; "--sessions"; "1" ]
             Expect.equal single.ExitCode 1 "an ensemble needs two sessions"
 
