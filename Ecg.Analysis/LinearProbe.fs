@@ -34,8 +34,11 @@ type ProbeEpoch =
       ValidationLoss: float
       ValidationScore: float }
 
-/// A trained probe as plain numbers: outputs = (x - FeatureMean) / FeatureStd * W^T + b; regression
-/// outputs are in standardised target units (times TargetStd plus TargetMean gives the target).
+/// A trained probe as plain numbers: outputs = (clip(x, FeatureLow, FeatureHigh) - FeatureMean) / FeatureStd * W^T + b;
+/// regression outputs are in standardised target units (times TargetStd plus TargetMean gives the target).
+/// The clip to the training rows' range matters for ReLU embeddings: a unit that fires on one training record
+/// has a tiny standard deviation, and a new record where it fires strongly would otherwise sit thousands of
+/// deviations out and throw the prediction far off (seen: an age of -5,882 years on the sample).
 [<CLIMutable>]
 type ProbeModel =
     { Kind: string
@@ -46,6 +49,9 @@ type ProbeModel =
       Bias: float32[]
       FeatureMean: float[]
       FeatureStd: float[]
+      /// Smallest and largest value of each feature on the training rows; inputs are clipped to them.
+      FeatureLow: float[]
+      FeatureHigh: float[]
       TargetMean: float
       TargetStd: float }
 
@@ -55,7 +61,8 @@ type ProbeModel =
             Array.init m.Outputs (fun o ->
                 let mutable s = float m.Bias.[o]
                 for j in 0 .. m.Inputs - 1 do
-                    s <- s + (x.[j] - m.FeatureMean.[j]) / m.FeatureStd.[j] * float m.Weight.[o * m.Inputs + j]
+                    let v = min m.FeatureHigh.[j] (max m.FeatureLow.[j] x.[j])
+                    s <- s + (v - m.FeatureMean.[j]) / m.FeatureStd.[j] * float m.Weight.[o * m.Inputs + j]
                 s))
 
     /// Predicted class per row (softmax: argmax, sigmoid: logit >= 0 i.e. probability >= 0.5).
@@ -89,12 +96,16 @@ module LinearProbe =
         let std = Array.init d (fun j ->
             let s = sqrt (rows |> Array.averageBy (fun r -> (r.[j] - mean.[j]) ** 2.0))
             if s > 1e-8 then s else 1.0)
-        mean, std
+        let low = Array.init d (fun j -> rows |> Array.minBy (fun r -> r.[j]) |> fun r -> r.[j])
+        let high = Array.init d (fun j -> rows |> Array.maxBy (fun r -> r.[j]) |> fun r -> r.[j])
+        mean, std, low, high
 
-    let private toTensor (rows: float[][]) (mean: float[]) (std: float[]) =
+    /// Standardised features, each clipped to its training range first (see ProbeModel).
+    let private toTensor (rows: float[][]) (mean: float[]) (std: float[]) (low: float[]) (high: float[]) =
         let d = mean.Length
         let values = Array.zeroCreate<float32> (rows.Length * d)
-        rows |> Array.iteri (fun i r -> for j in 0 .. d - 1 do values.[i * d + j] <- float32 ((r.[j] - mean.[j]) / std.[j]))
+        rows |> Array.iteri (fun i r ->
+            for j in 0 .. d - 1 do values.[i * d + j] <- float32 ((min high.[j] (max low.[j] r.[j]) - mean.[j]) / std.[j]))
         floats (values) [| int64 rows.Length; int64 d |]
 
     /// Trains a probe of `kind` on (trainRows, trainTargets) and selects the epoch on the validation rows.
@@ -122,7 +133,7 @@ module LinearProbe =
         FeatureMatrix.Validate(trainRows, "trainRows") |> ignore
         if validationRows.Length > 0 then FeatureMatrix.Validate(validationRows, "validationRows") |> ignore
         let d = trainRows.[0].Length
-        let featureMean, featureStd = standardiser trainRows
+        let featureMean, featureStd, featureLow, featureHigh = standardiser trainRows
         let targetMean, targetStd =
             if kind = ProbeKind.Regression then
                 let m = Array.average trainTargets
@@ -156,9 +167,9 @@ module LinearProbe =
         torch.manual_seed(int64 options.Seed) |> ignore
         use layer = torch.nn.Linear(int64 d, int64 outputs)
         use optimizer = torch.optim.Adam(layer.parameters(), options.LearningRate, weight_decay = options.WeightDecay)
-        use xTrain = toTensor trainRows featureMean featureStd
+        use xTrain = toTensor trainRows featureMean featureStd featureLow featureHigh
         use yTrain = targetTensor trainTargets
-        use xValidation = if validationRows.Length > 0 then toTensor validationRows featureMean featureStd else null
+        use xValidation = if validationRows.Length > 0 then toTensor validationRows featureMean featureStd featureLow featureHigh else null
         use yValidation = if validationRows.Length > 0 then targetTensor validationTargets else null
         let evaluate epoch =
             use _ = torch.no_grad()
@@ -202,7 +213,7 @@ module LinearProbe =
                 best <- (epoch, snapshot ())
         let bestEpoch, (weight, bias) = best
         { Model = { Kind = kind; Inputs = d; Outputs = outputs; Weight = weight; Bias = bias; FeatureMean = featureMean
-                    FeatureStd = featureStd; TargetMean = targetMean; TargetStd = targetStd }
+                    FeatureStd = featureStd; FeatureLow = featureLow; FeatureHigh = featureHigh; TargetMean = targetMean; TargetStd = targetStd }
           History = history.ToArray()
           BestEpoch = bestEpoch
           Selection =

@@ -54,6 +54,23 @@ let tests =
             Expect.floatClose Accuracy.medium mae best.ValidationScore "model.json reproduces the validation MAE"
         }
 
+        test "a unit that fired once in training cannot throw a new record's prediction off" {
+            // ReLU embeddings: feature 5 is zero on every training row but one (a tiny standard deviation),
+            // and fires strongly on a new record; without clipping to the training range, that record would
+            // sit thousands of deviations out.
+            let rows, _ = data 200 13UL
+            let rows = rows |> Array.mapi (fun i r -> Array.mapi (fun j v -> if j = 5 then (if i = 7 then 0.01 else 0.0) else v) r)
+            let rng = Lcg(5UL)
+            let values = rows |> Array.map (fun r -> 50.0 + 4.0 * r.[0] + 0.5 * rng.Gaussian())
+            let fit = LinearProbe.train ProbeKind.Regression 1 options rows.[0..149] values.[0..149] rows.[150..] values.[150..]
+            Expect.equal fit.Model.FeatureHigh.[5] 0.01 "training range kept"
+            let outlier = Array.copy rows.[160]
+            outlier.[5] <- 50.0
+            let normal = fit.Model.PredictValues [| rows.[160] |]
+            let clipped = fit.Model.PredictValues [| outlier |]
+            Expect.isLessThan (abs (clipped.[0] - normal.[0])) 30.0 (sprintf "prediction %g vs %g without the outlier value" clipped.[0] normal.[0])
+        }
+
         test "bad targets are rejected" {
             let rows, _ = data 20 1UL
             Expect.throwsT<ArgumentException> (fun () -> LinearProbe.train ProbeKind.Sigmoid 2 options rows (Array.create 20 2.0) [||] [||] |> ignore) "sigmoid needs 0/1"
