@@ -17,7 +17,7 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
 {
     public sealed class Settings : PtbXlSettings
     {
-        [CommandOption("--dataset <NPZ>")] [Description("Processed dataset to hold in memory while training is timed (peak memory with the data loaded).")]
+        [CommandOption("--dataset <NPZ>")] [Description("Processed dataset to load (or map, when its signals are on disk) while training is timed: peak memory with the data loaded.")]
         public string? DatasetFile { get; init; }
         [CommandOption("--stages <LIST>")] [Description("Comma-separated: read, preprocess, train, projections, growth (not in the default: it trains).")]
         [DefaultValue("read,preprocess,train,projections")]
