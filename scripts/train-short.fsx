@@ -7,7 +7,7 @@
 ///   --dataset     processed .npz (env ECG_DATASET; default <artifacts>/processed/ptbxl_100hz.npz)
 ///   --artifacts   artifacts root the session goes under (env ECG_ARTIFACTS; default ./artifacts)
 ///   --epochs      epochs (env ECG_EPOCHS; default 2)
-///   --preset      benchmark or seed (env ECG_PRESET; default benchmark)
+///   --preset      benchmark, cpu or seed (env ECG_PRESET; default benchmark)
 ///   --batch-size  batch size (env ECG_BATCH_SIZE; default: the preset's)
 ///   --seed        random seed (env ECG_SEED; default: the preset's)
 ///   --threads     CPU threads for torch (env ECG_THREADS; default: all cores)

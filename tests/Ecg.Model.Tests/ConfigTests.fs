@@ -18,6 +18,15 @@ let tests =
             Expect.equal c.Standardisation "global" "standardisation"
             Expect.equal (c.ForSamplingRate 500.0).CropLength (System.Nullable 1250) "500 Hz crops"
         }
+        test "cpu preset: the benchmark recipe in 12 epochs with mean window aggregation" {
+            let c = TrainingConfig.FromPreset "cpu"
+            let b = TrainingConfig.FromPreset "benchmark"
+            Expect.equal (c.Preset, c.Epochs, c.EvalAggregation) ("cpu", 12, "mean") "what differs"
+            Expect.equal (c.CropLength, c.EvalWindow, c.EvalStride, c.Optimizer, c.WeightDecay, c.OneCycleMaxLearningRate, c.BatchSize, c.Standardisation)
+                         (b.CropLength, b.EvalWindow, b.EvalStride, b.Optimizer, b.WeightDecay, b.OneCycleMaxLearningRate, b.BatchSize, b.Standardisation) "the rest is the benchmark's"
+            Expect.sequenceEqual TrainingConfig.PresetNames [ "seed"; "benchmark"; "cpu" ] "names"
+            c.Validate() |> ignore
+        }
         test "JSON round trip keeps every field" {
             let c = TrainingConfig(Preset = "benchmark", CropLength = 250, EarlyStoppingPatience = 5, Threads = 3, ClassWeights = true, OneCycleMaxLearningRate = 0.01)
             let back = TrainingConfig.FromJson(c.ToJson())
