@@ -42,16 +42,23 @@ public static class Avx512Guard
     public static int? RelaunchIfNeeded(string[] args)
     {
         if (!RelaunchNeeded()) return null;
+        var start = StartInfoForThisProgram(args);
+        foreach (var (name, value) in Variables) start.Environment[name] = value;
+        Console.CancelKeyPress += (_, e) => e.Cancel = true; // Ctrl+C reaches the child too; it decides how to stop
+        using var child = Process.Start(start)!;
+        child.WaitForExit();
+        return child.ExitCode;
+    }
+
+    /// <summary>How to start this same program again with other arguments, sharing the console.</summary>
+    public static ProcessStartInfo StartInfoForThisProgram(IEnumerable<string> args)
+    {
         var host = Environment.ProcessPath ?? "dotnet";
         var start = new ProcessStartInfo(host) { UseShellExecute = false };
         // Under `dotnet app.dll` the host is dotnet and the app is the entry assembly; an apphost is the app itself.
         if (Path.GetFileNameWithoutExtension(host).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
             start.ArgumentList.Add(System.Reflection.Assembly.GetEntryAssembly()!.Location);
         foreach (var a in args) start.ArgumentList.Add(a);
-        foreach (var (name, value) in Variables) start.Environment[name] = value;
-        Console.CancelKeyPress += (_, e) => e.Cancel = true; // Ctrl+C reaches the child too; it decides how to stop
-        using var child = Process.Start(start)!;
-        child.WaitForExit();
-        return child.ExitCode;
+        return start;
     }
 }

@@ -23,12 +23,7 @@ public static class GrowthStudy
     {
         foreach (var count in counts)
         {
-            var host = Environment.ProcessPath ?? "dotnet";
-            var start = new ProcessStartInfo(host) { UseShellExecute = false };
-            if (Path.GetFileNameWithoutExtension(host).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
-                start.ArgumentList.Add(System.Reflection.Assembly.GetEntryAssembly()!.Location);
-            foreach (var a in argumentsFor(count)) start.ArgumentList.Add(a);
-            using var child = Process.Start(start)!;
+            using var child = Process.Start(Avx512Guard.StartInfoForThisProgram(argumentsFor(count)))!;
             child.WaitForExit();
             if (child.ExitCode != 0) return child.ExitCode;
         }
