@@ -15,6 +15,11 @@ let tests =
                 Expect.isGreaterThan f.PeakResidentMegabytes 0.0 "peak memory"
         }
 
+        test "peak memory lines of /proc/self/status parse with and without padding" {
+            Expect.equal (TrainingBenchmark.StatusLineMegabytes "VmHWM:\t  123904 kB") 121.0 "padded"
+            Expect.equal (TrainingBenchmark.StatusLineMegabytes "VmHWM:\t10388480 kB") 10145.0 "8 digits: no space after the tab"
+        }
+
         // The full measurement (batch 64 and 512, 1000 and 250 samples) takes minutes: run it on purpose with
         // ECG_TRAINING_BENCHMARK=1 dotnet tests/Ecg.Model.Tests/bin/Debug/net10.0/Ecg.Model.Tests.dll --filter-test-list TrainingBenchmark
         test "full measurement (opt-in)" {
