@@ -45,6 +45,9 @@ public static class Program
             config.AddCommand<EnsembleCommand>("ensemble")
                 .WithDescription("Average the probabilities of several sessions and evaluate the ensemble like a session (AUC with bootstrap interval, reports).")
                 .WithExample("ensemble", "--sessions", "1,2,3", "--split", "validation");
+            config.AddCommand<AverageCommand>("average")
+                .WithDescription("Average a session's weights over its last epochs (checkpoint averaging, as in SWA), recompute BatchNorm statistics, evaluate the result.")
+                .WithExample("average", "--session", "3", "--epochs", "9-12");
             config.AddCommand<EmbedCommand>("embed")
                 .WithDescription("Save a session's 128-d penultimate-layer embeddings of a split (npz with ecg_ids and labels).")
                 .WithExample("embed", "--session", "1", "--split", "validation");

@@ -39,7 +39,9 @@ public sealed class Predictor : IDisposable
         var config = session.Manifest.Config;
         if (aggregation is not null) config = (config with { EvalAggregation = aggregation }).Validate();
         var path = session.WeightsPath(weights);
-        if (!File.Exists(path)) throw new FileNotFoundException($"Session '{session.Folder}' has no weights file '{path}'.", path);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"Session '{session.Folder}' has no weights file '{path}'" +
+                (WeightAveraging.ParseRange(weights) is not null ? $": average those epochs first (ecg average --session {session.Number} --epochs {weights.Trim()})." : "."), path);
         var resolved = Devices.Resolve(device ?? config.Device);
         var model = ModelFactory.Create(config, session.Manifest.LeadNames.Length, session.Manifest.ClassNames.Length);
         model.to(resolved);

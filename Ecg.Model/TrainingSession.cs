@@ -81,12 +81,16 @@ public sealed class TrainingSession
     public string BestWeightsPath => Path.Combine(WeightsFolder, "best.bin");
     public string EpochWeightsPath(int epoch) => Path.Combine(WeightsFolder, $"epoch_{epoch:D3}.bin");
 
-    /// <summary>weights/best.bin for "best", else weights/epoch_NNN.bin for an epoch number.</summary>
+    /// <summary>
+    /// weights/best.bin for "best", weights/epoch_NNN.bin for an epoch number, weights/average_FFF-TTT.bin for an
+    /// epoch range "F-T" (written by <see cref="WeightAveraging"/>).
+    /// </summary>
     public string WeightsPath(string choice)
     {
         if (string.IsNullOrWhiteSpace(choice) || choice.Trim().Equals("best", StringComparison.OrdinalIgnoreCase)) return BestWeightsPath;
-        if (int.TryParse(choice, NumberStyles.None, CultureInfo.InvariantCulture, out var epoch)) return EpochWeightsPath(epoch);
-        throw new ArgumentException($"Weights '{choice}': use best or an epoch number.");
+        if (int.TryParse(choice.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var epoch)) return EpochWeightsPath(epoch);
+        if (WeightAveraging.ParseRange(choice) is var (from, to)) return Path.Combine(WeightsFolder, WeightAveraging.FileName(from, to));
+        throw new ArgumentException($"Weights '{choice}': use best, an epoch number, or an averaged epoch range such as 9-12 (see ecg average).");
     }
 
     public static string SessionsRoot(string artifactsRoot) => Path.Combine(artifactsRoot, "training_sessions");

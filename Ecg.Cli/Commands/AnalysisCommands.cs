@@ -12,7 +12,7 @@ public class SessionAnalysisSettings : DatasetSettings
     [CommandOption("-s|--session <N>")] [Description("Training session number, or latest.")]
     [DefaultValue("latest")]
     public string Session { get; init; } = "latest";
-    [CommandOption("-w|--weights <WHICH>")] [Description("best, or an epoch number.")]
+    [CommandOption("-w|--weights <WHICH>")] [Description("best, an epoch number, or an averaged epoch range such as 9-12 (ecg average).")]
     [DefaultValue("best")]
     public string Weights { get; init; } = "best";
 

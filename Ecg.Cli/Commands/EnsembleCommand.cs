@@ -14,6 +14,9 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         public string Sessions { get; init; } = "";
         [CommandOption("--split <NAME>")] [Description("train, validation or test (default: test when the dataset has test records, else validation).")]
         public string? Split { get; init; }
+        [CommandOption("-w|--weights <WHICH>")] [Description("Each member's weights: best, an epoch number, or an averaged epoch range such as 9-12 (ecg average).")]
+        [DefaultValue("best")]
+        public string Weights { get; init; } = "best";
         [CommandOption("--aggregation <HOW>")] [Description("How each member combines its evaluation windows: max, mean or whole (default: each session's own).")]
         public string? Aggregation { get; init; }
         [CommandOption("--bootstrap <N>")] [Description("Bootstrap resamples for the macro AUC interval (0: none).")]
@@ -31,7 +34,7 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         if (settings.Aggregation is { } how && !WindowedInference.Aggregations.Contains(how))
             throw new UserError($"--aggregation '{how}': use one of {string.Join(", ", WindowedInference.Aggregations)}.");
         var evaluations = sessions.Select(s => ConsoleProgress.Status($"Session {s.Number} on {split}",
-            () => Evaluator.Evaluate(s, dataset, split, aggregation: settings.Aggregation))).ToArray();
+            () => Evaluator.Evaluate(s, dataset, split, settings.Weights, settings.Aggregation))).ToArray();
         var first = evaluations[0];
         if (evaluations.Any(e => !e.EcgIds.SequenceEqual(first.EcgIds)))
             throw new UserError($"Sessions {settings.Sessions} do not share the same {split} records (different split schemes or datasets).");
@@ -44,10 +47,11 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
             AnsiConsole.WriteLine($"session {s.Number} ({s.Manifest.Config.Model}): macro AUC {e.MacroAuc:F4}");
         // Thresholds, where the report uses them, come from the first session.
         var windows = settings.Aggregation is { } a ? $", windows combined by {a}" : "";
-        var text = "Ensemble of sessions " + string.Join(", ", sessions.Select(s => s.Number)) + $" (mean of probabilities{windows})\n"
+        var weights = settings.Weights == "best" ? "" : $", weights {settings.Weights}";
+        var text = "Ensemble of sessions " + string.Join(", ", sessions.Select(s => s.Number)) + $" (mean of probabilities{windows}{weights})\n"
                    + EvaluateCommand.Report(sessions[0], ensemble, settings.Bootstrap);
         AnsiConsole.Write(new Text(text));
-        var suffix = settings.Aggregation is { } agg ? $"_{agg}" : "";
+        var suffix = (settings.Weights == "best" ? "" : $"_weights_{settings.Weights}") + (settings.Aggregation is { } agg ? $"_{agg}" : "");
         var path = Path.Combine(settings.ArtifactsRoot, "ensembles", $"sessions_{string.Join("_", sessions.Select(s => s.Number))}_{split}{suffix}.txt");
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         AtomicFile.WriteAllText(path, text);

@@ -18,7 +18,7 @@ public sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         public string Session { get; init; } = "latest";
         [CommandOption("--split <NAME>")] [Description("train, validation or test (default: test when the dataset has test records, else validation).")]
         public string? Split { get; init; }
-        [CommandOption("-w|--weights <WHICH>")] [Description("best, or an epoch number.")]
+        [CommandOption("-w|--weights <WHICH>")] [Description("best, an epoch number, or an averaged epoch range such as 9-12 (ecg average).")]
         [DefaultValue("best")]
         public string Weights { get; init; } = "best";
         [CommandOption("--aggregation <HOW>")] [Description("How evaluation windows combine: max, mean (of probabilities) or whole (no windows: one pass over the record). Default: the session's, max.")]

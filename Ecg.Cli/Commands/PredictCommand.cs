@@ -18,7 +18,7 @@ public sealed class PredictCommand : Command<PredictCommand.Settings>
         [CommandOption("-s|--session <N>")] [Description("Training session number, or latest.")]
         [DefaultValue("latest")]
         public string Session { get; init; } = "latest";
-        [CommandOption("-w|--weights <WHICH>")] [Description("best, or an epoch number.")]
+        [CommandOption("-w|--weights <WHICH>")] [Description("best, an epoch number, or an averaged epoch range such as 9-12 (ecg average).")]
         [DefaultValue("best")]
         public string Weights { get; init; } = "best";
         [CommandOption("--threshold <P>")] [Description("One threshold for every class instead of the session's tuned thresholds.")]

@@ -68,6 +68,20 @@ let tests =
             Expect.equal badAggregation.ExitCode 1 "unknown aggregation"
             Expect.stringContains badAggregation.Output "median" "named"
 
+            let averaged = ecgIn work [ "average"; "--epochs"; "1-2"; "--bootstrap"; "0" ]
+            expectOk averaged
+            Expect.isTrue (File.Exists(Path.Combine(session, "weights", "average_001-002.bin"))) "averaged weights"
+            Expect.isTrue (File.Exists(Path.Combine(session, "evaluations", "validation_1-2.txt"))) "and their evaluation"
+            let averagedAgain = ecgIn work [ "evaluate"; "--split"; "validation"; "--weights"; "1-2"; "--bootstrap"; "0" ]
+            expectOk averagedAgain
+            Expect.equal (macroOf averagedAgain.Output) (macroOf averaged.Output) "evaluate --weights 1-2 reads the same weights"
+            let tooFar = ecgIn work [ "average"; "--epochs"; "2-7" ]
+            Expect.equal tooFar.ExitCode 1 "a range past the last epoch"
+            Expect.stringContains tooFar.Output "has completed 2 epochs" "says why"
+            let notARange = ecgIn work [ "average"; "--epochs"; "last" ]
+            Expect.equal notARange.ExitCode 1 "not a range"
+            Expect.stringContains notARange.Output "9-12" "shows the form"
+
             let record = Path.Combine(sampleFolder (), "records100", "00000", "00001_lr")
             let one = ecgIn work [ "predict"; record; "--session"; "1" ]
             expectOk one

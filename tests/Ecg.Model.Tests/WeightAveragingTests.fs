@@ -1,0 +1,102 @@
+module Ecg.Model.Tests.WeightAveragingTests
+
+open System
+open System.IO
+open Expecto
+open TorchSharp
+open Ecg.Data
+open Ecg.Model
+open Ecg.Model.Tests.TrainingFixtures
+open Ecg.Model.Tests.TrainingTests
+
+let private quiet = TrainingOptions(WriteReports = false)
+/// The exception of type 'E that f throws (fails the test when f throws nothing or something else).
+let private thrown<'E when 'E :> exn> (f: unit -> unit) : 'E =
+    match (try f (); None with e -> Some e) with
+    | Some (:? 'E as e) -> e
+    | Some e -> failtestf "expected %s, got %s: %s" typeof<'E>.Name (e.GetType().Name) e.Message
+    | None -> failtestf "expected %s, nothing was thrown" typeof<'E>.Name
+let private sameBytes (a: string) (b: string) = File.ReadAllBytes a = File.ReadAllBytes b
+
+/// Parameters of a weights file, by name, as float arrays.
+let private parametersOf (session: TrainingSession) (path: string) =
+    use model = ModelFactory.Create(session.Manifest.Config, 12, 5)
+    model.load(path) |> ignore
+    model.named_parameters() |> Seq.map (fun struct (name, p) -> name, p.data<float32>().ToArray()) |> Map.ofSeq
+
+let private buffersOf (session: TrainingSession) (path: string) =
+    use model = ModelFactory.Create(session.Manifest.Config, 12, 5)
+    model.load(path) |> ignore
+    model.named_buffers() |> Seq.filter (fun struct (_, b) -> b.is_floating_point())
+    |> Seq.map (fun struct (name, b) -> name, b.data<float32>().ToArray()) |> Map.ofSeq
+
+[<Tests>]
+let tests =
+    testSequenced <| testList "WeightAveraging" [
+        test "BatchNorm statistics are the plain average of the per-batch statistics, as torch's update_bn computes them" {
+            torch.manual_seed 3L |> ignore
+            use conv = torch.nn.Conv1d(2L, 3L, 3L)
+            use norm = torch.nn.BatchNorm1d(3L)
+            use model = torch.nn.Sequential(("conv", conv :> torch.nn.Module<torch.Tensor, torch.Tensor>), ("norm", norm :> torch.nn.Module<torch.Tensor, torch.Tensor>))
+            let inputs = Array.init 3 (fun _ -> torch.randn(5L, 2L, 20L))
+            // Expected, computed independently: batch mean and unbiased variance of the conv output per channel.
+            let stats =
+                use _ = torch.no_grad()
+                inputs |> Array.map (fun x ->
+                    let y = conv.forward x
+                    y.mean([| 0L; 2L |]).data<float32>().ToArray(), y.var([| 0L; 2L |], unbiased = true).data<float32>().ToArray())
+            let expectedMean = Array.init 3 (fun c -> stats |> Array.averageBy (fun (m, _) -> float m.[c]))
+            let expectedVar = Array.init 3 (fun c -> stats |> Array.averageBy (fun (_, v) -> float v.[c]))
+            WeightAveraging.RecalibrateBatchNorm(model, (fun b -> inputs.[b].alias()), inputs.Length)
+            let mean = norm.running_mean.data<float32>().ToArray() |> Array.map float
+            let var = norm.running_var.data<float32>().ToArray() |> Array.map float
+            for c in 0 .. 2 do
+                Expect.floatClose { absolute = 1e-5; relative = 1e-5 } mean.[c] expectedMean.[c] (sprintf "running mean, channel %d" c)
+                Expect.floatClose { absolute = 1e-5; relative = 1e-5 } var.[c] expectedVar.[c] (sprintf "running variance, channel %d" c)
+            Expect.equal norm.momentum (Nullable 0.1) "momentum put back"
+            Expect.isFalse model.training "left in evaluation mode"
+        }
+
+        test "averaging epochs gives the mean of their parameters, fresh BatchNorm statistics, and weights every stage reads" {
+            let data = synthetic 80 200 7
+            let result = Trainer.Start(temporaryArtifacts (), smallBenchmark 3, data, SplitScheme.Benchmark, options = quiet)
+            let session = result.Session
+            let path = WeightAveraging.Average(session, data, 2, 3)
+            Expect.equal path (session.WeightsPath "2-3") "weights \"2-3\" name the file"
+            Expect.equal (Path.GetFileName path) "average_002-003.bin" "file name"
+            let averaged, second, third = parametersOf session path, parametersOf session (session.EpochWeightsPath 2), parametersOf session (session.EpochWeightsPath 3)
+            Expect.equal (averaged |> Map.keys |> Seq.toList) (second |> Map.keys |> Seq.toList) "same parameters"
+            for KeyValue(name, values) in averaged do
+                let a, b = second.[name], third.[name]
+                for i in 0 .. values.Length - 1 do
+                    Expect.floatClose { absolute = 1e-6; relative = 1e-5 } (float values.[i]) ((float a.[i] + float b.[i]) / 2.0) (sprintf "%s[%d]" name i)
+            let statistics, thirdStatistics = buffersOf session path, buffersOf session (session.EpochWeightsPath 3)
+            let runningMeans = statistics |> Map.filter (fun k _ -> k.EndsWith "running_mean")
+            Expect.isNonEmpty runningMeans "the model has BatchNorm"
+            Expect.isTrue (runningMeans |> Map.exists (fun k v -> v <> thirdStatistics.[k])) "statistics recomputed, not copied"
+            Expect.isTrue (statistics |> Map.forall (fun _ v -> v |> Array.forall Single.IsFinite)) "finite statistics"
+            let evaluation = Evaluator.Evaluate(session, data, "validation", "2-3")
+            Expect.isTrue (evaluation.MacroAuc > 0.5) (sprintf "averaged weights evaluate (macro AUC %.3f)" evaluation.MacroAuc)
+            let again = WeightAveraging.Average(session, data, 2, 3)
+            Expect.isTrue (sameBytes path again) "deterministic: the same file again"
+        }
+
+        test "bad epoch ranges and missing files are refused with the session, range and file named" {
+            let data = synthetic 60 200 5
+            let result = Trainer.Start(temporaryArtifacts (), smallConfig 2, data, SplitScheme.Benchmark, options = quiet)
+            let session = result.Session
+            let beyond = thrown<ArgumentException> (fun () -> WeightAveraging.Average(session, data, 1, 5) |> ignore)
+            Expect.stringContains beyond.Message "has completed 2 epochs" "says how many epochs there are"
+            let reversed = thrown<ArgumentException> (fun () -> WeightAveraging.Average(session, data, 2, 1) |> ignore)
+            Expect.stringContains reversed.Message "2-1" "names the range"
+            let notAveraged = thrown<FileNotFoundException> (fun () -> Predictor.Load(session, "1-2") |> ignore)
+            Expect.stringContains notAveraged.Message "ecg average" "says how to make it"
+            Expect.equal (WeightAveraging.LastEpochs(session, 4)) (struct (1, 2)) "last 4 of 2 epochs is 1-2"
+            File.Delete(session.EpochWeightsPath 1)
+            let missing = thrown<FileNotFoundException> (fun () -> WeightAveraging.Average(session, data, 1, 2) |> ignore)
+            Expect.stringContains missing.Message "epoch_001.bin" "names the missing file"
+            Expect.isFalse (File.Exists(session.WeightsPath "1-2")) "nothing written"
+            let bad = thrown<ArgumentException> (fun () -> session.WeightsPath "last" |> ignore)
+            Expect.stringContains bad.Message "9-12" "says what weights can be"
+        }
+    ]
