@@ -206,6 +206,10 @@ Target.create "Ensemble" (fun p ->
     | _ when given -> ecg [ "ensemble" ] p
     | _ -> failwith "Ensemble: name the sessions, e.g. ENSEMBLE_SESSIONS=1,2,3 ./build.sh -t Ensemble (or -- --sessions 1,2,3).")
 
+/// `ecg average`: a session's weights averaged over its last epochs (`-- --session 3 --epochs 9-12`), with fresh
+/// BatchNorm statistics, evaluated on validation.
+Target.create "Average" (ecg [ "average" ])
+
 // ---------------------------------------------------------------------------------------------
 // Dependencies
 // ---------------------------------------------------------------------------------------------
@@ -217,6 +221,7 @@ Target.create "Ensemble" (fun p ->
 "Build" ==> "Bench"
 "Build" ==> "Growth"
 "Build" ==> "Ensemble"
+"Build" ==> "Average"
 "Build" ==> "Scripts"
 
 Target.runOrDefaultWithArguments "Build"
