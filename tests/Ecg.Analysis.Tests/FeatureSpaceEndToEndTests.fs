@@ -16,10 +16,7 @@ let private sampleFolder () =
     | null | "" -> Path.GetFullPath(Path.Combine(__SOURCE_DIRECTORY__, "..", "..", "..", "shared", "ptbxl-sample"))
     | dir -> dir
 
-let private temporaryFolder () =
-    let dir = Path.Combine(Path.GetTempPath(), "ecg-feature-space-tests-" + Guid.NewGuid().ToString("N"))
-    Directory.CreateDirectory dir |> ignore
-    dir
+let private temporaryFolder () = Ecg.Tests.TestFolders.create "feature-space"
 
 /// Preprocessed sample and a trained session, built once for all the tests below.
 let private fixture =

@@ -17,4 +17,4 @@ let main argv =
         printfn "%A" t
         0
     // Sequenced, as in Ecg.Model.Tests: torch from several test threads at once makes the platform faults frequent.
-    | _ -> Tests.runTestsInAssemblyWithCLIArgs [ CLIArguments.Sequenced ] argv
+    | _ -> Tests.runTestsInAssemblyWithCLIArgs [ CLIArguments.Sequenced ] argv |> Ecg.Tests.TestFolders.finish

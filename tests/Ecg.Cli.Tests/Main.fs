@@ -8,4 +8,4 @@ let main argv =
     let relaunched = Ecg.Model.Avx512Guard.RelaunchIfNeeded argv
     match Option.ofNullable relaunched with
     | Some exitCode -> exitCode
-    | None -> Tests.runTestsInAssemblyWithCLIArgs [] argv
+    | None -> Tests.runTestsInAssemblyWithCLIArgs [] argv |> Ecg.Tests.TestFolders.finish

@@ -15,8 +15,7 @@ let private expectOk (r: Outcome) = Expect.equal r.ExitCode 0 (sprintf "exit cod
 let tests =
     testSequenced <| testList "Report" [
         test "report of a one-epoch session: sections, embedded texts, relative links that resolve" {
-            let work = Path.Combine(Path.GetTempPath(), "ecg-report-" + Guid.NewGuid().ToString("N").Substring(0, 8))
-            Directory.CreateDirectory work |> ignore
+            let work = Ecg.Tests.TestFolders.create "report"
             expectOk (ecgIn work [ "preprocess"; "--data"; sampleFolder () ])
             expectOk (ecgIn work [ "train"; "--epochs"; "1"; "--batch-size"; "64"; "--notes"; "report test" ])
             expectOk (ecgIn work [ "evaluate"; "--split"; "validation"; "--bootstrap"; "10" ])

@@ -8,10 +8,7 @@ open System.IO
 open Expecto
 open Ecg.Cli.Tests.EcgProcess
 
-let private tempFolder name =
-    let folder = Path.Combine(Path.GetTempPath(), sprintf "ecg-scripts-%s-%s" name (Guid.NewGuid().ToString("N").Substring(0, 8)))
-    Directory.CreateDirectory folder |> ignore
-    folder
+let private tempFolder name = Ecg.Tests.TestFolders.create ("scripts-" + name)
 
 /// Runs `dotnet fsi scripts/<script> <arguments>` in `folder` with ECG_BIN set to this test's output folder.
 let runScript (folder: string) (environment: (string * string) list) (script: string) (arguments: string list) =

@@ -6,10 +6,7 @@ open System.IO
 open Expecto
 open Ecg.Cli.Tests.EcgProcess
 
-let private tempFolder name =
-    let folder = Path.Combine(Path.GetTempPath(), sprintf "ecg-cli-%s-%s" name (Guid.NewGuid().ToString("N").Substring(0, 8)))
-    Directory.CreateDirectory folder |> ignore
-    folder
+let private tempFolder name = Ecg.Tests.TestFolders.create ("cli-" + name)
 
 /// Runs ecg in `folder` with PTBXL_DIR unset, so only what the test passes counts.
 let private ecgIn folder arguments = runIn folder [ "PTBXL_DIR", ""; "ECG_ARTIFACTS", "" ] arguments

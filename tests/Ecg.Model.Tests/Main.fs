@@ -10,4 +10,4 @@ let main argv =
     let relaunched = Ecg.Model.Avx512Guard.RelaunchIfNeeded argv
     match Option.ofNullable relaunched with
     | Some exitCode -> exitCode
-    | None -> Tests.runTestsInAssemblyWithCLIArgs [ CLIArguments.Sequenced ] argv
+    | None -> Tests.runTestsInAssemblyWithCLIArgs [ CLIArguments.Sequenced ] argv |> Ecg.Tests.TestFolders.finish

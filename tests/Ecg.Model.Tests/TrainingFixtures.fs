@@ -102,7 +102,4 @@ let ptbxlSample () : ProcessedDataset =
     datasetOf signals rows.Length samples 100.0 (rows |> Array.map (fun (id, _, _, _) -> id)) labels (rows |> Array.map (fun (_, fold, _, _) -> fold))
 
 /// A fresh temporary artifacts folder.
-let temporaryArtifacts () =
-    let dir = Path.Combine(Path.GetTempPath(), "ecg-training-tests-" + Guid.NewGuid().ToString("N"))
-    Directory.CreateDirectory dir |> ignore
-    dir
+let temporaryArtifacts () = Ecg.Tests.TestFolders.create "training"
