@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using Ecg.Model;
+using Ecg.Model.Metrics;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -33,23 +34,23 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         var split = settings.Split ?? (sessions[0].SplitScheme.TestIndices(dataset).Length > 0 ? "test" : "validation");
         if (settings.Aggregation is { } how && !WindowedInference.Aggregations.Contains(how))
             throw new UserError($"--aggregation '{how}': use one of {string.Join(", ", WindowedInference.Aggregations)}.");
-        var evaluations = sessions.Select(s => ConsoleProgress.Status($"Session {s.Number} on {split}",
-            () => Evaluator.Evaluate(s, dataset, split, settings.Weights, settings.Aggregation))).ToArray();
-        var first = evaluations[0];
-        if (evaluations.Any(e => !e.EcgIds.SequenceEqual(first.EcgIds)))
-            throw new UserError($"Sessions {settings.Sessions} do not share the same {split} records (different split schemes or datasets).");
-        var mean = new float[first.Probabilities.Length];
-        foreach (var e in evaluations)
-            for (int i = 0; i < mean.Length; i++) mean[i] += e.Probabilities[i] / evaluations.Length;
-        var perClass = Ecg.Model.Metrics.RocAuc.PerClass(mean, first.Labels, first.Classes);
-        var ensemble = first with { Probabilities = mean, AucPerClass = perClass, MacroAuc = Ecg.Model.Metrics.RocAuc.Macro(mean, first.Labels, first.Classes) };
+        Evaluation[] evaluate(string part) => sessions.Select(s => ConsoleProgress.Status($"Session {s.Number} on {part}",
+            () => Evaluator.Evaluate(s, dataset, part, settings.Weights, settings.Aggregation))).ToArray();
+        var evaluations = evaluate(split);
+        var ensemble = Combine(evaluations, settings.Sessions, split);
         foreach (var (s, e) in sessions.Zip(evaluations))
             AnsiConsole.WriteLine($"session {s.Number} ({s.Manifest.Config.Model}): macro AUC {e.MacroAuc:F4}");
-        // Thresholds, where the report uses them, come from the first session.
+        // The ensemble's own per-class thresholds, tuned for F1 on its validation probabilities as a session's are on
+        // its own: averaging moves the probabilities, so no member's cut-offs fit the ensemble.
+        var tuning = split == "validation" ? ensemble
+            : sessions[0].SplitScheme.ValidationIndices(dataset).Length > 0 ? Combine(evaluate("validation"), settings.Sessions, "validation") : null;
+        var thresholds = tuning is null || tuning.EcgIds.Length == 0 ? null
+            : Thresholds.TuneForF1(tuning.Probabilities, tuning.Labels, tuning.Classes).Thresholds;
+        var source = split == "validation" ? "tuned for this ensemble on these same validation records (optimistic)" : "tuned for this ensemble on validation";
         var windows = settings.Aggregation is { } a ? $", windows combined by {a}" : "";
         var weights = settings.Weights == "best" ? "" : $", weights {settings.Weights}";
         var text = "Ensemble of sessions " + string.Join(", ", sessions.Select(s => s.Number)) + $" (mean of probabilities{windows}{weights})\n"
-                   + EvaluateCommand.Report(sessions[0], ensemble, settings.Bootstrap);
+                   + EvaluateCommand.Report(sessions[0], ensemble, settings.Bootstrap, thresholds ?? Array.Empty<double>(), source);
         AnsiConsole.Write(new Text(text));
         var suffix = (settings.Weights == "best" ? "" : $"_weights_{settings.Weights}") + (settings.Aggregation is { } agg ? $"_{agg}" : "");
         var path = Path.Combine(settings.ArtifactsRoot, "ensembles", $"sessions_{string.Join("_", sessions.Select(s => s.Number))}_{split}{suffix}.txt");
@@ -57,5 +58,18 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         AtomicFile.WriteAllText(path, text);
         AnsiConsole.WriteLine($"written: {path}");
         return ExitCodes.Success;
+    }
+
+    /// <summary>The members' mean probabilities on one split, evaluated like a session's.</summary>
+    private static Evaluation Combine(Evaluation[] evaluations, string sessions, string split)
+    {
+        var first = evaluations[0];
+        if (evaluations.Any(e => !e.EcgIds.SequenceEqual(first.EcgIds)))
+            throw new UserError($"Sessions {sessions} do not share the same {split} records (different split schemes or datasets).");
+        var mean = new float[first.Probabilities.Length];
+        foreach (var e in evaluations)
+            for (int i = 0; i < mean.Length; i++) mean[i] += e.Probabilities[i] / evaluations.Length;
+        if (mean.Length == 0) return first;
+        return first with { Probabilities = mean, AucPerClass = RocAuc.PerClass(mean, first.Labels, first.Classes), MacroAuc = RocAuc.Macro(mean, first.Labels, first.Classes) };
     }
 }

@@ -56,8 +56,12 @@ public sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         _ => session.Manifest.TestFolds,
     };
 
-    /// <summary>AUC per class and macro (with a bootstrap interval), then classification reports at 0.5 and at the session's thresholds.</summary>
-    public static string Report(TrainingSession session, Evaluation e, int bootstrap)
+    /// <summary>
+    /// AUC per class and macro (with a bootstrap interval), then classification reports at 0.5 and at per-class
+    /// thresholds: <paramref name="thresholds"/> described by <paramref name="thresholdSource"/> when given (empty: none),
+    /// else the session's (tuned on its validation records).
+    /// </summary>
+    public static string Report(TrainingSession session, Evaluation e, int bootstrap, double[]? thresholds = null, string? thresholdSource = null)
     {
         var s = new StringBuilder();
         s.AppendLine(CultureInfo.InvariantCulture, $"Session {session.Number}, {e.Split} split, {e.EcgIds.Length} records");
@@ -73,10 +77,10 @@ public sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         s.AppendLine().AppendLine();
         s.AppendLine("Classification report at threshold 0.5:");
         s.AppendLine(ClassificationReport.Compute(e.Labels, Thresholds.Apply(e.Probabilities, e.Classes, 0.5), e.ClassNames).ToText());
-        if (File.Exists(SessionReport.ThresholdsPath(session)))
+        if (thresholds is { Length: > 0 } || (thresholds is null && File.Exists(SessionReport.ThresholdsPath(session))))
         {
-            var tuned = SessionReport.ReadThresholds(session);
-            s.AppendLine("Classification report at the per-class thresholds tuned on validation (" +
+            var tuned = thresholds ?? SessionReport.ReadThresholds(session);
+            s.AppendLine($"Classification report at the per-class thresholds {thresholdSource ?? "tuned on validation"} (" +
                          string.Join(", ", e.ClassNames.Select((c, i) => $"{c} {tuned[i].ToString("0.####", CultureInfo.InvariantCulture)}")) + "):");
             s.AppendLine(ClassificationReport.Compute(e.Labels, Thresholds.Apply(e.Probabilities, e.Classes, tuned), e.ClassNames).ToText());
         }

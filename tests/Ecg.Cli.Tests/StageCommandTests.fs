@@ -113,6 +113,11 @@ let tests =
             expectOk ensemble
             Expect.stringContains ensemble.Output "Ensemble of sessions 1, 2" "names its members"
             Expect.stringContains ensemble.Output "session 2 (xresnet1d18)" "a second architecture"
+            Expect.stringContains ensemble.Output "thresholds tuned for this ensemble on these same validation records" "its own thresholds, flagged as tuned on what they score"
+            let onTest = ecgIn work [ "ensemble"; "--sessions"; "1,2"; "--bootstrap"; "0" ]
+            expectOk onTest
+            Expect.stringContains onTest.Output "test split" "the test fold by default"
+            Expect.stringContains onTest.Output "thresholds tuned for this ensemble on validation" "thresholds from the ensemble's validation probabilities"
             let meanEnsemble = ecgIn work [ "ensemble"; "--sessions"; "1,2"; "--split"; "validation"; "--bootstrap"; "0"; "--aggregation"; "mean" ]
             expectOk meanEnsemble
             Expect.stringContains meanEnsemble.Output "windows combined by mean" "says how windows were combined"
