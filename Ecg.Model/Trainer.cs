@@ -318,7 +318,7 @@ public static class Trainer
         }
     }
 
-    private static void CheckDatasetMatches(TrainingSession session, ProcessedDataset dataset)
+    internal static void CheckDatasetMatches(TrainingSession session, ProcessedDataset dataset)
     {
         var m = session.Manifest;
         void need(bool ok, string what) { if (!ok) throw new ArgumentException($"Dataset does not match session '{session.Folder}': {what}."); }

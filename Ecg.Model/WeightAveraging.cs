@@ -53,8 +53,8 @@ public static class WeightAveraging
         var files = Enumerable.Range(from, to - from + 1).Select(session.EpochWeightsPath).ToArray();
         foreach (var file in files)
             if (!File.Exists(file)) throw new FileNotFoundException($"Session '{session.Folder}' has no weights for epoch range {from}-{to}: '{file}' is missing.", file);
-        if (!dataset.ClassNames.SequenceEqual(session.Manifest.ClassNames) || dataset.Leads != session.Manifest.LeadNames.Length)
-            throw new ArgumentException($"Dataset does not match session '{session.Folder}' (classes or leads differ).");
+        // The statistics come from the session's training records: the dataset must be the one it was trained on.
+        Trainer.CheckDatasetMatches(session, dataset);
 
         var config = session.Manifest.Config;
         Trainer.SetThreads(config.Threads);
@@ -64,19 +64,18 @@ public static class WeightAveraging
         AverageParameters(model, files);
 
         var train = session.SplitScheme.TrainIndices(dataset);
-        if (train.Length == 0) throw new ArgumentException($"Session '{session.Folder}': no training records in this dataset to recompute BatchNorm statistics on.");
         var batches = new BatchBuilder(dataset, session.LoadStandardisation(), device);
-        var random = new Random(unchecked((int)Trainer.EpochSeed(config.Seed, 0)));
-        manual_seed(Trainer.EpochSeed(config.Seed, 0));
+        // Epoch 0's seed: a stream no training epoch used, fixed by the session's seed, so the file is reproducible.
+        long seed = Trainer.EpochSeed(config.Seed, 0);
+        var random = new Random(unchecked((int)seed));
+        manual_seed(seed);
         int batchSize = config.BatchSize, batchCount = (train.Length + batchSize - 1) / batchSize;
         RecalibrateBatchNorm(model, b =>
         {
             cancel.ThrowIfCancellationRequested();
             int offset = b * batchSize;
-            var input = batches.Signals(train, offset, Math.Min(batchSize, train.Length - offset), config.CropLength, random);
-            batchDone?.Invoke(b + 1, batchCount);
-            return input;
-        }, batchCount);
+            return batches.Signals(train, offset, Math.Min(batchSize, train.Length - offset), config.CropLength, random);
+        }, batchCount, batchDone);
 
         var path = Path.Combine(session.WeightsFolder, FileName(from, to));
         AtomicFile.Write(path, p => model.save(p));
@@ -105,7 +104,7 @@ public static class WeightAveraging
     /// momentum None). Done by hand, with momentum 1 so each forward pass leaves exactly that batch's statistics,
     /// because TorchSharp versions differ in how they spell a cumulative average.
     /// </summary>
-    public static void RecalibrateBatchNorm(nn.Module<Tensor, Tensor> model, Func<int, Tensor> batch, int batchCount)
+    public static void RecalibrateBatchNorm(nn.Module<Tensor, Tensor> model, Func<int, Tensor> batch, int batchCount, Action<int, int>? batchDone = null)
     {
         var norms = model.modules().OfType<NormBase>().Where(n => n.running_mean is not null && n.running_var is not null).ToArray();
         if (norms.Length == 0 || batchCount == 0) return;
@@ -126,6 +125,7 @@ public static class WeightAveraging
                     meanSums[k].add_(norms[k].running_mean!.to_type(ScalarType.Float64));
                     varSums[k].add_(norms[k].running_var!.to_type(ScalarType.Float64));
                 }
+                batchDone?.Invoke(b + 1, batchCount);
             }
             for (int k = 0; k < norms.Length; k++)
             {

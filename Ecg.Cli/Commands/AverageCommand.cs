@@ -33,34 +33,18 @@ public sealed class AverageCommand : Command<AverageCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var session = Artifacts.OpenSession(settings.ArtifactsRoot, settings.Session);
-        if (settings.Aggregation is { } how && !WindowedInference.Aggregations.Contains(how))
-            throw new UserError($"--aggregation '{how}': use one of {string.Join(", ", WindowedInference.Aggregations)}.");
-        int from, to;
-        if (settings.Epochs is { } text)
-        {
-            if (WeightAveraging.ParseRange(text) is not var (f, t))
-                throw new UserError($"--epochs '{text}': give a range such as 9-12.");
-            (from, to) = (f, t);
-        }
-        else (from, to) = WeightAveraging.LastEpochs(session, settings.Last);
+        EvaluateCommand.RequireKnownAggregation(settings.Aggregation);
+        var (from, to) = settings.Epochs is { } text
+            ? WeightAveraging.ParseRange(text) ?? throw new UserError($"--epochs '{text}': give a range such as 9-12.")
+            : WeightAveraging.LastEpochs(session, settings.Last);
         var dataset = settings.LoadDataset();
         var path = ConsoleProgress.Run($"Averaging epochs {from}-{to} of session {session.Number}, BatchNorm statistics on the training records",
             progress => WeightAveraging.Average(session, dataset, from, to, (b, n) => progress.Report(b, n, "batches"), cancellationToken));
         AnsiConsole.WriteLine($"written: {path} (use --weights {from}-{to} with evaluate, ensemble, embed and predict)");
 
         var split = settings.Split ?? (session.SplitScheme.ValidationIndices(dataset).Length > 0 ? "validation" : "test");
-        if (split == "none") return ExitCodes.Success;
-        var weights = $"{from}-{to}";
-        var evaluation = ConsoleProgress.Status($"Evaluating session {session.Number} (epochs {weights} averaged) on {split}",
-            () => Evaluator.Evaluate(session, dataset, split, weights, settings.Aggregation));
-        if (evaluation.EcgIds.Length == 0) throw new UserError($"The {split} split of {settings.DatasetPath} has no records.");
-        var report = EvaluateCommand.Report(session, evaluation, settings.Bootstrap);
-        AnsiConsole.Write(new Text(report));
-        var suffix = settings.Aggregation is { } a && a != session.Manifest.Config.EvalAggregation ? $"_{a}" : "";
-        var reportPath = Path.Combine(session.Folder, "evaluations", $"{split}_{weights}{suffix}.txt");
-        Directory.CreateDirectory(Path.GetDirectoryName(reportPath)!);
-        AtomicFile.WriteAllText(reportPath, report);
-        AnsiConsole.WriteLine($"written: {reportPath}");
+        if (split != "none")
+            EvaluateCommand.EvaluateAndSave(session, dataset, settings.DatasetPath, split, $"{from}-{to}", settings.Aggregation, settings.Bootstrap);
         return ExitCodes.Success;
     }
 }

@@ -32,11 +32,11 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         var sessions = names.Select(n => Artifacts.OpenSession(settings.ArtifactsRoot, n)).ToArray();
         var dataset = settings.LoadDataset();
         var split = settings.Split ?? (sessions[0].SplitScheme.TestIndices(dataset).Length > 0 ? "test" : "validation");
-        if (settings.Aggregation is { } how && !WindowedInference.Aggregations.Contains(how))
-            throw new UserError($"--aggregation '{how}': use one of {string.Join(", ", WindowedInference.Aggregations)}.");
+        EvaluateCommand.RequireKnownAggregation(settings.Aggregation);
         Evaluation[] evaluate(string part) => sessions.Select(s => ConsoleProgress.Status($"Session {s.Number} on {part}",
             () => Evaluator.Evaluate(s, dataset, part, settings.Weights, settings.Aggregation))).ToArray();
         var evaluations = evaluate(split);
+        if (evaluations[0].EcgIds.Length == 0) throw new UserError($"The {split} split of {settings.DatasetPath} has no records.");
         var ensemble = Combine(evaluations, settings.Sessions, split);
         foreach (var (s, e) in sessions.Zip(evaluations))
             AnsiConsole.WriteLine($"session {s.Number} ({s.Manifest.Config.Model}): macro AUC {e.MacroAuc:F4}");
@@ -44,13 +44,13 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         // its own: averaging moves the probabilities, so no member's cut-offs fit the ensemble.
         var tuning = split == "validation" ? ensemble
             : sessions[0].SplitScheme.ValidationIndices(dataset).Length > 0 ? Combine(evaluate("validation"), settings.Sessions, "validation") : null;
-        var thresholds = tuning is null || tuning.EcgIds.Length == 0 ? null
-            : Thresholds.TuneForF1(tuning.Probabilities, tuning.Labels, tuning.Classes).Thresholds;
-        var source = split == "validation" ? "tuned for this ensemble on these same validation records (optimistic)" : "tuned for this ensemble on validation";
+        var thresholds = tuning is null ? null : new EvaluateCommand.ReportThresholds(
+            Thresholds.TuneForF1(tuning.Probabilities, tuning.Labels, tuning.Classes).Thresholds,
+            split == "validation" ? "tuned for this ensemble on these same validation records (optimistic)" : "tuned for this ensemble on validation");
         var windows = settings.Aggregation is { } a ? $", windows combined by {a}" : "";
         var weights = settings.Weights == "best" ? "" : $", weights {settings.Weights}";
         var text = "Ensemble of sessions " + string.Join(", ", sessions.Select(s => s.Number)) + $" (mean of probabilities{windows}{weights})\n"
-                   + EvaluateCommand.Report(sessions[0], ensemble, settings.Bootstrap, thresholds ?? Array.Empty<double>(), source);
+                   + EvaluateCommand.Report(sessions[0], ensemble, settings.Bootstrap, thresholds);
         AnsiConsole.Write(new Text(text));
         var suffix = (settings.Weights == "best" ? "" : $"_weights_{settings.Weights}") + (settings.Aggregation is { } agg ? $"_{agg}" : "");
         var path = Path.Combine(settings.ArtifactsRoot, "ensembles", $"sessions_{string.Join("_", sessions.Select(s => s.Number))}_{split}{suffix}.txt");
@@ -69,7 +69,6 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         var mean = new float[first.Probabilities.Length];
         foreach (var e in evaluations)
             for (int i = 0; i < mean.Length; i++) mean[i] += e.Probabilities[i] / evaluations.Length;
-        if (mean.Length == 0) return first;
         return first with { Probabilities = mean, AucPerClass = RocAuc.PerClass(mean, first.Labels, first.Classes), MacroAuc = RocAuc.Macro(mean, first.Labels, first.Classes) };
     }
 }

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Globalization;
 using System.Text;
+using Ecg.Data;
 using Ecg.Model;
 using Ecg.Model.Metrics;
 using Spectre.Console;
@@ -33,21 +34,44 @@ public sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         var session = Artifacts.OpenSession(settings.ArtifactsRoot, settings.Session);
         var dataset = settings.LoadDataset();
         var split = settings.Split ?? (session.SplitScheme.TestIndices(dataset).Length > 0 ? "test" : "validation");
-        if (settings.Aggregation is { } how && !WindowedInference.Aggregations.Contains(how))
+        RequireKnownAggregation(settings.Aggregation);
+        EvaluateAndSave(session, dataset, settings.DatasetPath, split, settings.Weights, settings.Aggregation, settings.Bootstrap);
+        return ExitCodes.Success;
+    }
+
+    /// <summary>Refuses an --aggregation that <see cref="WindowedInference"/> does not know; null (the session's own) passes.</summary>
+    public static void RequireKnownAggregation(string? how)
+    {
+        if (how is not null && !WindowedInference.Aggregations.Contains(how))
             throw new UserError($"--aggregation '{how}': use one of {string.Join(", ", WindowedInference.Aggregations)}.");
-        var evaluation = ConsoleProgress.Status($"Evaluating session {session.Number} ({settings.Weights} weights) on {split}",
-            () => Evaluator.Evaluate(session, dataset, split, settings.Weights, settings.Aggregation));
+    }
+
+    /// <summary>
+    /// Evaluates a session's weights on a split, prints the report and saves it as
+    /// evaluations/&lt;split&gt;_&lt;weights&gt;[_&lt;aggregation&gt;].txt (the aggregation only when it is not the session's own).
+    /// </summary>
+    public static void EvaluateAndSave(TrainingSession session, ProcessedDataset dataset, string datasetPath, string split, string weights,
+                                       string? aggregation, int bootstrap)
+    {
+        var evaluation = ConsoleProgress.Status($"Evaluating session {session.Number} ({weights} weights) on {split}",
+            () => Evaluator.Evaluate(session, dataset, split, weights, aggregation));
         if (evaluation.EcgIds.Length == 0)
-            throw new UserError($"The {split} split of {settings.DatasetPath} has no records (folds {string.Join(",", FoldsOf(session, split))}).");
-        var text = Report(session, evaluation, settings.Bootstrap);
+            throw new UserError($"The {split} split of {datasetPath} has no records (folds {string.Join(",", FoldsOf(session, split))}).");
+        var text = Report(session, evaluation, bootstrap, SessionThresholds(session));
         AnsiConsole.Write(new Text(text));
-        var suffix = settings.Aggregation is { } a && a != session.Manifest.Config.EvalAggregation ? $"_{a}" : "";
-        var path = Path.Combine(session.Folder, "evaluations", $"{split}_{settings.Weights}{suffix}.txt");
+        var suffix = aggregation is { } a && a != session.Manifest.Config.EvalAggregation ? $"_{a}" : "";
+        var path = Path.Combine(session.Folder, "evaluations", $"{split}_{weights}{suffix}.txt");
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         AtomicFile.WriteAllText(path, text);
         AnsiConsole.WriteLine($"written: {path}");
-        return ExitCodes.Success;
     }
+
+    /// <summary>Per-class decision thresholds for a report, and a few words on where they were tuned.</summary>
+    public sealed record ReportThresholds(double[] Values, string Source);
+
+    /// <summary>The session's thresholds.json (tuned on its validation records); null when it has none.</summary>
+    public static ReportThresholds? SessionThresholds(TrainingSession session) =>
+        File.Exists(SessionReport.ThresholdsPath(session)) ? new(SessionReport.ReadThresholds(session), "tuned on validation") : null;
 
     private static int[] FoldsOf(TrainingSession session, string split) => split switch
     {
@@ -57,11 +81,10 @@ public sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
     };
 
     /// <summary>
-    /// AUC per class and macro (with a bootstrap interval), then classification reports at 0.5 and at per-class
-    /// thresholds: <paramref name="thresholds"/> described by <paramref name="thresholdSource"/> when given (empty: none),
-    /// else the session's (tuned on its validation records).
+    /// AUC per class and macro (with a bootstrap interval), then classification reports at 0.5 and, when
+    /// <paramref name="thresholds"/> are given, at those per-class thresholds.
     /// </summary>
-    public static string Report(TrainingSession session, Evaluation e, int bootstrap, double[]? thresholds = null, string? thresholdSource = null)
+    public static string Report(TrainingSession session, Evaluation e, int bootstrap, ReportThresholds? thresholds)
     {
         var s = new StringBuilder();
         s.AppendLine(CultureInfo.InvariantCulture, $"Session {session.Number}, {e.Split} split, {e.EcgIds.Length} records");
@@ -77,10 +100,9 @@ public sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         s.AppendLine().AppendLine();
         s.AppendLine("Classification report at threshold 0.5:");
         s.AppendLine(ClassificationReport.Compute(e.Labels, Thresholds.Apply(e.Probabilities, e.Classes, 0.5), e.ClassNames).ToText());
-        if (thresholds is { Length: > 0 } || (thresholds is null && File.Exists(SessionReport.ThresholdsPath(session))))
+        if (thresholds is { Values: var tuned, Source: var source })
         {
-            var tuned = thresholds ?? SessionReport.ReadThresholds(session);
-            s.AppendLine($"Classification report at the per-class thresholds {thresholdSource ?? "tuned on validation"} (" +
+            s.AppendLine($"Classification report at the per-class thresholds {source} (" +
                          string.Join(", ", e.ClassNames.Select((c, i) => $"{c} {tuned[i].ToString("0.####", CultureInfo.InvariantCulture)}")) + "):");
             s.AppendLine(ClassificationReport.Compute(e.Labels, Thresholds.Apply(e.Probabilities, e.Classes, tuned), e.ClassNames).ToText());
         }

@@ -129,6 +129,11 @@ let tests =
             let original = ecgIn work [ "train"; "--epochs"; "1"; "--batch-size"; "64"; "--split"; "original"; "--seed"; "5" ]
             expectOk original
             Expect.stringContains original.Output "Session 3 finished after 1 epoch(s)" "trains without a validation fold"
+            // Session 3 twice is enough to reach an ensemble over a split with no records.
+            let noValidation = ecgIn work [ "ensemble"; "--sessions"; "3,3"; "--split"; "validation" ]
+            Expect.equal noValidation.ExitCode 1 "an empty split"
+            Expect.stringContains noValidation.Output "validation split" "says which split is empty"
+            Expect.stringContains noValidation.Output "has no records" "and why it stops"
 
             let missingSession = ecgIn work [ "evaluate"; "--session"; "9" ]
             Expect.equal missingSession.ExitCode 1 "unknown session"

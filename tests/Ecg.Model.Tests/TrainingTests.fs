@@ -24,7 +24,7 @@ let modify (config: TrainingConfig) (changes: (string * obj) list) =
 
 let quiet = TrainingOptions(WriteReports = false)
 
-let private sameBytes (a: string) (b: string) = File.ReadAllBytes a = File.ReadAllBytes b
+let sameBytes (a: string) (b: string) = File.ReadAllBytes a = File.ReadAllBytes b
 
 /// metrics.csv without the timing and memory columns (the last three), which differ between runs.
 let private metricsWithoutTimings (session: TrainingSession) =

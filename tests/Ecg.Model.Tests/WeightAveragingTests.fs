@@ -9,26 +9,18 @@ open Ecg.Model
 open Ecg.Model.Tests.TrainingFixtures
 open Ecg.Model.Tests.TrainingTests
 
-let private quiet = TrainingOptions(WriteReports = false)
-/// The exception of type 'E that f throws (fails the test when f throws nothing or something else).
+/// The exception of type 'E that f throws (Expecto fails the test when f throws nothing).
 let private thrown<'E when 'E :> exn> (f: unit -> unit) : 'E =
-    match (try f (); None with e -> Some e) with
-    | Some (:? 'E as e) -> e
-    | Some e -> failtestf "expected %s, got %s: %s" typeof<'E>.Name (e.GetType().Name) e.Message
-    | None -> failtestf "expected %s, nothing was thrown" typeof<'E>.Name
-let private sameBytes (a: string) (b: string) = File.ReadAllBytes a = File.ReadAllBytes b
+    Expect.throwsC f (function
+        | :? 'E as e -> e
+        | e -> failtestf "expected %s, got %s: %s" typeof<'E>.Name (e.GetType().Name) e.Message)
 
-/// Parameters of a weights file, by name, as float arrays.
-let private parametersOf (session: TrainingSession) (path: string) =
+/// A weights file's floating-point state by name (parameters and BatchNorm statistics), as float arrays.
+let private stateOf (session: TrainingSession) (path: string) =
     use model = ModelFactory.Create(session.Manifest.Config, 12, 5)
     model.load(path) |> ignore
-    model.named_parameters() |> Seq.map (fun struct (name, p) -> name, p.data<float32>().ToArray()) |> Map.ofSeq
-
-let private buffersOf (session: TrainingSession) (path: string) =
-    use model = ModelFactory.Create(session.Manifest.Config, 12, 5)
-    model.load(path) |> ignore
-    model.named_buffers() |> Seq.filter (fun struct (_, b) -> b.is_floating_point())
-    |> Seq.map (fun struct (name, b) -> name, b.data<float32>().ToArray()) |> Map.ofSeq
+    model.state_dict() |> Seq.filter (fun kv -> kv.Value.is_floating_point())
+    |> Seq.map (fun kv -> kv.Key, kv.Value.data<float32>().ToArray()) |> Map.ofSeq
 
 [<Tests>]
 let tests =
@@ -64,16 +56,16 @@ let tests =
             let path = WeightAveraging.Average(session, data, 2, 3)
             Expect.equal path (session.WeightsPath "2-3") "weights \"2-3\" name the file"
             Expect.equal (Path.GetFileName path) "average_002-003.bin" "file name"
-            let averaged, second, third = parametersOf session path, parametersOf session (session.EpochWeightsPath 2), parametersOf session (session.EpochWeightsPath 3)
-            Expect.equal (averaged |> Map.keys |> Seq.toList) (second |> Map.keys |> Seq.toList) "same parameters"
-            for KeyValue(name, values) in averaged do
+            let averaged, second, third = stateOf session path, stateOf session (session.EpochWeightsPath 2), stateOf session (session.EpochWeightsPath 3)
+            let isStatistic (name: string) = name.EndsWith "running_mean" || name.EndsWith "running_var"
+            Expect.equal (averaged |> Map.keys |> Seq.toList) (second |> Map.keys |> Seq.toList) "same tensors"
+            for KeyValue(name, values) in averaged |> Map.filter (fun k _ -> not (isStatistic k)) do
                 let a, b = second.[name], third.[name]
                 for i in 0 .. values.Length - 1 do
                     Expect.floatClose { absolute = 1e-6; relative = 1e-5 } (float values.[i]) ((float a.[i] + float b.[i]) / 2.0) (sprintf "%s[%d]" name i)
-            let statistics, thirdStatistics = buffersOf session path, buffersOf session (session.EpochWeightsPath 3)
-            let runningMeans = statistics |> Map.filter (fun k _ -> k.EndsWith "running_mean")
-            Expect.isNonEmpty runningMeans "the model has BatchNorm"
-            Expect.isTrue (runningMeans |> Map.exists (fun k v -> v <> thirdStatistics.[k])) "statistics recomputed, not copied"
+            let statistics = averaged |> Map.filter (fun k _ -> isStatistic k)
+            Expect.isNonEmpty statistics "the model has BatchNorm"
+            Expect.isTrue (statistics |> Map.exists (fun k v -> v <> third.[k])) "statistics recomputed, not copied"
             Expect.isTrue (statistics |> Map.forall (fun _ v -> v |> Array.forall Single.IsFinite)) "finite statistics"
             let evaluation = Evaluator.Evaluate(session, data, "validation", "2-3")
             Expect.isTrue (evaluation.MacroAuc > 0.5) (sprintf "averaged weights evaluate (macro AUC %.3f)" evaluation.MacroAuc)
@@ -98,5 +90,8 @@ let tests =
             Expect.isFalse (File.Exists(session.WeightsPath "1-2")) "nothing written"
             let bad = thrown<ArgumentException> (fun () -> session.WeightsPath "last" |> ignore)
             Expect.stringContains bad.Message "9-12" "says what weights can be"
+            let other = thrown<ArgumentException> (fun () -> WeightAveraging.Average(session, synthetic 90 200 5, 2, 2) |> ignore)
+            Expect.stringContains other.Message "Dataset does not match" "statistics only from the session's own training records"
+            Expect.isFalse (File.Exists(session.WeightsPath "2-2")) "nothing written for another dataset"
         }
     ]
