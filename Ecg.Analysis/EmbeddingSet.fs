@@ -47,9 +47,6 @@ type EmbeddingFile private () =
         values |> Array.iteri (fun i v -> Encoding.UTF32.GetBytes(v, 0, v.Length, bytes, i * width * 4) |> ignore)
         writeEntry zip name (sprintf "<U%d" width) [| int64 values.Length |] (ReadOnlySpan<byte>(bytes))
 
-    /// File name for a split: embeddings_{split}.npz.
-    static member FileName(split: string) = sprintf "embeddings_%s.npz" split
-
     /// Writes atomically (temporary file, then rename).
     static member Write(path: string, set: EmbeddingSet) =
         if not BitConverter.IsLittleEndian then raise (PlatformNotSupportedException "the .npz writer assumes a little-endian machine")

@@ -13,10 +13,9 @@ open Ecg.Model
 /// What the feature-space stage analyses and how.
 [<CLIMutable>]
 type FeatureSpaceOptions =
-    { /// "train", "validation", "test" or "all"; null or "" picks test when the split scheme has test records, else validation.
-      Split: string
-      /// "best" or an epoch number.
-      Weights: string
+    { /// The records analysed; null picks test when the split scheme has test records, else validation.
+      Split: Nullable<DataSplit>
+      Weights: WeightsChoice
       /// K-Means clusters for the class analysis.
       Clusters: int
       /// Seeds K-Means (every run) and UMAP.
@@ -26,7 +25,7 @@ type FeatureSpaceOptions =
       /// "auto", "cpu" or "cuda"; null uses the session's.
       Device: string }
     static member Default =
-        { Split = null; Weights = "best"; Clusters = 5; Seed = 0; Tsne = true; Umap = true; Device = null }
+        { Split = Nullable(); Weights = WeightsChoice.Best; Clusters = 5; Seed = 0; Tsne = true; Umap = true; Device = null }
 
 /// A progress tick: the step now running ("embeddings", "k-means", "pca", "t-sne", "umap", "metadata", "charts"),
 /// with batch counts during embedding (Done = Total = 0 otherwise).
@@ -188,25 +187,24 @@ type FeatureSpaceStage private () =
 
     /// Runs the stage for training session `sessionNumber` under `artifactsRoot` on `dataset` (the processed
     /// dataset the session was trained on, or another with the same classes and record length).
-    static member Run(artifactsRoot: string, sessionNumber: int, dataset: ProcessedDataset, options: FeatureSpaceOptions,
+    static member Run(layout: ArtifactLayout, session: TrainingSession, dataset: ProcessedDataset, options: FeatureSpaceOptions,
                       progress: Action<FeatureSpaceProgress>, cancel: CancellationToken) : FeatureSpaceResult =
         let clock = Stopwatch.StartNew()
         let report step = if not (isNull progress) then progress.Invoke { Step = step; Done = 0; Total = 0 }
         if options.Clusters < 1 then invalidArg "options" (sprintf "Clusters = %d must be >= 1" options.Clusters)
-        let session = Embeddings.OpenSession(artifactsRoot, sessionNumber)
-        let split =
-            if String.IsNullOrWhiteSpace options.Split then Embeddings.DefaultSplit(session, dataset)
-            else options.Split.Trim().ToLowerInvariant()
-        let indices = Embeddings.SplitIndices(session, dataset, split)
+        let sessionNumber = session.Number
+        let chosen = if options.Split.HasValue then options.Split.Value else DataSplits.DefaultForReport(session.SplitScheme, dataset)
+        let split = chosen.Name()
+        let indices = EmbeddingStage.Indices(session, dataset, chosen)
         if indices.Length < 3 then
-            invalidArg "options" (sprintf "Split '%s' holds %d records of this dataset; the feature space needs at least 3." split indices.Length)
-        let folder = Embeddings.FeatureSpaceFolder(artifactsRoot, sessionNumber)
+            raise (UserError(sprintf "Split '%s' holds %d records of this dataset; the feature space needs at least 3." split indices.Length))
+        let folder = layout.FeatureSpace sessionNumber
         Directory.CreateDirectory folder |> ignore
 
         // Embeddings
         let batchDone = Action<int, int>(fun d t -> if not (isNull progress) then progress.Invoke { Step = "embeddings"; Done = d; Total = t })
-        let set = Embeddings.Compute(session, dataset, indices, split, options.Weights, options.Device, batchDone, cancel)
-        let embeddingsPath = Path.Combine(folder, EmbeddingFile.FileName split)
+        let set = EmbeddingStage.Compute(session, dataset, indices, split, options.Weights, options.Device, batchDone, cancel)
+        let embeddingsPath = layout.Embeddings(sessionNumber, split)
         EmbeddingFile.Write(embeddingsPath, set)
         let rows = set.Rows()
         let labels = set.LabelRows()
@@ -348,9 +346,9 @@ type FeatureSpaceStage private () =
           ProjectionsCsvPath = csvPath; ChartsIndexPath = indexPath
           ChartPaths = written |> Seq.map (fun (f, _) -> Path.Combine(chartsFolder, f)) |> Seq.toArray }
 
-    static member Run(artifactsRoot: string, sessionNumber: int, dataset: ProcessedDataset, options: FeatureSpaceOptions,
+    static member Run(layout: ArtifactLayout, session: TrainingSession, dataset: ProcessedDataset, options: FeatureSpaceOptions,
                       progress: Action<FeatureSpaceProgress>) =
-        FeatureSpaceStage.Run(artifactsRoot, sessionNumber, dataset, options, progress, CancellationToken.None)
+        FeatureSpaceStage.Run(layout, session, dataset, options, progress, CancellationToken.None)
 
-    static member Run(artifactsRoot: string, sessionNumber: int, dataset: ProcessedDataset) =
-        FeatureSpaceStage.Run(artifactsRoot, sessionNumber, dataset, FeatureSpaceOptions.Default, null, CancellationToken.None)
+    static member Run(layout: ArtifactLayout, session: TrainingSession, dataset: ProcessedDataset) =
+        FeatureSpaceStage.Run(layout, session, dataset, FeatureSpaceOptions.Default, null, CancellationToken.None)

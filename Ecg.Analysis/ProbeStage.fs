@@ -14,13 +14,13 @@ open Ecg.Model
 [<CLIMutable>]
 type ProbeOptions =
     { /// Training-session weights: "best" or an epoch number.
-      Weights: string
+      Weights: WeightsChoice
       /// Any of "age", "sex", "height", "weight" (bucket classifiers) and "age_regression"; null or empty means all five.
       Targets: string[]
       Training: ProbeTrainingOptions
       /// "auto", "cpu" or "cuda" for the embeddings; null uses the training session's.
       Device: string }
-    static member Default = { Weights = "best"; Targets = null; Training = ProbeTrainingOptions.Default; Device = null }
+    static member Default = { Weights = WeightsChoice.Best; Targets = null; Training = ProbeTrainingOptions.Default; Device = null }
     static member AllTargets = [| "age"; "sex"; "height"; "weight"; "age_regression" |]
 
 /// Records of one split a probe used, and those it left out.
@@ -98,30 +98,6 @@ type ProbeStage private () =
         JsonSerializerOptions(WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
                               NumberHandling = Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals)
     static let r (v: float) = v.ToString("R", CultureInfo.InvariantCulture)
-
-    /// artifacts/probe_training_sessions.
-    static member SessionsRoot(artifactsRoot: string) = Path.Combine(artifactsRoot, "probe_training_sessions")
-
-    /// Claims the next free session_N: the folder belongs to whoever creates its .owner file first (CreateNew).
-    static member private CreateSessionFolder(artifactsRoot: string) =
-        let root = ProbeStage.SessionsRoot artifactsRoot
-        Directory.CreateDirectory root |> ignore
-        let existing =
-            Directory.EnumerateDirectories(root, TrainingSession.FolderPrefix + "*")
-            |> Seq.choose (fun d ->
-                match Int32.TryParse(Path.GetFileName(d).Substring(TrainingSession.FolderPrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture) with
-                | true, n -> Some n
-                | _ -> None)
-            |> Seq.fold max 0
-        let rec claim n =
-            let folder = Path.Combine(root, TrainingSession.FolderPrefix + string n)
-            Directory.CreateDirectory folder |> ignore
-            try
-                use owner = new FileStream(Path.Combine(folder, ".owner"), FileMode.CreateNew, FileAccess.Write)
-                owner.Write(Encoding.UTF8.GetBytes(sprintf "pid %d %s\n" Environment.ProcessId (DateTime.UtcNow.ToString "O")))
-                n, folder
-            with :? IOException when File.Exists(Path.Combine(folder, ".owner")) -> claim (n + 1)
-        claim (existing + 1)
 
     /// Field, kind, bucket scheme (classifiers) and target encoding of a target name.
     static member private Describe(target: string) =
@@ -250,28 +226,27 @@ type ProbeStage private () =
 
     /// Trains the probes on training session `sessionNumber`'s embeddings of `dataset` (train / validation / test
     /// folds of the session's split scheme) and writes a new artifacts/probe_training_sessions/session_N/.
-    static member Run(artifactsRoot: string, sessionNumber: int, dataset: ProcessedDataset, options: ProbeOptions,
+    static member Run(layout: ArtifactLayout, session: TrainingSession, dataset: ProcessedDataset, options: ProbeOptions,
                       progress: Action<ProbeProgress>, cancel: CancellationToken) : ProbeRunResult =
         let clock = Stopwatch.StartNew()
         let targets =
             if isNull options.Targets || options.Targets.Length = 0 then ProbeOptions.AllTargets
             else options.Targets |> Array.map (fun t -> t.Trim().ToLowerInvariant()) |> Array.distinct
         targets |> Array.iter (ProbeStage.Describe >> ignore)
-        let session = Embeddings.OpenSession(artifactsRoot, sessionNumber)
-        let splitNames = [| "train"; "validation"; "test" |]
-        let bySplit = splitNames |> Array.map (fun s -> s, Embeddings.SplitIndices(session, dataset, s))
+        let sessionNumber = session.Number
+        let bySplit = [| DataSplit.Train; DataSplit.Validation; DataSplit.Test |] |> Array.map (fun s -> s.Name(), session.SplitScheme.IndicesOf(dataset, s))
         let indices = bySplit |> Array.collect snd
         let splitOf = bySplit |> Array.collect (fun (s, idx) -> Array.create idx.Length s)
         if (snd bySplit.[0]).Length = 0 then
-            invalidArg "dataset" (sprintf "Split scheme '%s' leaves no training records in this dataset." session.Manifest.Split)
+            raise (UserError(sprintf "Split scheme '%s' leaves no training records in this dataset." session.Manifest.Split))
         let batchDone = Action<int, int>(fun d t -> if not (isNull progress) then progress.Invoke { Step = "embeddings"; Done = d; Total = t })
-        let set = Embeddings.Compute(session, dataset, indices, "all", options.Weights, options.Device, batchDone, cancel)
+        let set = EmbeddingStage.Compute(session, dataset, indices, "all", options.Weights, options.Device, batchDone, cancel)
         let rows = set.Rows()
         rows |> Array.iteri (fun i r ->
             match r |> Array.tryFindIndex (Double.IsFinite >> not) with
             | Some j -> invalidOp (sprintf "Training session %d gives ecg_id %d a non-finite embedding (component %d is %g): its signal or the weights hold NaN or infinity." sessionNumber set.EcgIds.[i] j r.[j])
             | None -> ())
-        let number, folder = ProbeStage.CreateSessionFolder artifactsRoot
+        let struct (number, folder) = layout.ClaimProbeSession()
         HtmlCharts.ensurePlotly folder
         let results =
             targets |> Array.mapi (fun k target ->
@@ -290,8 +265,8 @@ type ProbeStage private () =
         if not (isNull progress) then progress.Invoke { Step = "done"; Done = targets.Length; Total = targets.Length }
         { Summary = summary; Targets = results }
 
-    static member Run(artifactsRoot: string, sessionNumber: int, dataset: ProcessedDataset, options: ProbeOptions, progress: Action<ProbeProgress>) =
-        ProbeStage.Run(artifactsRoot, sessionNumber, dataset, options, progress, CancellationToken.None)
+    static member Run(layout: ArtifactLayout, session: TrainingSession, dataset: ProcessedDataset, options: ProbeOptions, progress: Action<ProbeProgress>) =
+        ProbeStage.Run(layout, session, dataset, options, progress, CancellationToken.None)
 
-    static member Run(artifactsRoot: string, sessionNumber: int, dataset: ProcessedDataset) =
-        ProbeStage.Run(artifactsRoot, sessionNumber, dataset, ProbeOptions.Default, null, CancellationToken.None)
+    static member Run(layout: ArtifactLayout, session: TrainingSession, dataset: ProcessedDataset) =
+        ProbeStage.Run(layout, session, dataset, ProbeOptions.Default, null, CancellationToken.None)

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using Ecg.Data;
+using Ecg.Model;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -12,7 +13,18 @@ public class ArtifactsSettings : CommandSettings
     [Description("Artifacts root (default: $ECG_ARTIFACTS or ./artifacts).")]
     public string? ArtifactsFolder { get; init; }
 
-    public string ArtifactsRoot => Artifacts.Root(ArtifactsFolder);
+    public ArtifactLayout Layout => ArtifactLayout.Resolve(ArtifactsFolder);
+    public string ArtifactsRoot => Layout.Root;
+
+    /// <summary>Training session "N" or "latest"; a one-line error listing the sessions when there is no such one.</summary>
+    public TrainingSession OpenSession(string choice) => TrainingSession.Open(Layout, choice);
+
+    /// <summary>Runs the parse of a choice in Validate, so a bad value is a usage error (exit 2) that lists the accepted ones.</summary>
+    protected static ValidationResult Check(Action parse)
+    {
+        try { parse(); return ValidationResult.Success(); }
+        catch (UserError e) { return ValidationResult.Error(e.Message); }
+    }
 }
 
 /// <summary>Options of stages that read a processed dataset.</summary>
@@ -27,7 +39,7 @@ public class DatasetSettings : ArtifactsSettings
     [DefaultValue(100)]
     public int SamplingRate { get; init; } = 100;
 
-    public string DatasetPath => Path.GetFullPath(DatasetFile ?? Artifacts.ProcessedDataset(ArtifactsRoot, SamplingRate));
+    public string DatasetPath => Path.GetFullPath(DatasetFile ?? Layout.ProcessedDataset(SamplingRate));
 
     public override ValidationResult Validate() =>
         SamplingRate is 100 or 500 ? ValidationResult.Success() : ValidationResult.Error("--rate must be 100 or 500.");
@@ -39,6 +51,26 @@ public class DatasetSettings : ArtifactsSettings
         if (!File.Exists(path))
             throw new UserError($"No processed dataset at {path}: run `ecg preprocess --data <PTB-XL folder>` first, or pass --dataset.");
         return ConsoleProgress.Status($"Reading {Path.GetFileName(path)}", () => ProcessedDatasetFile.Read(path));
+    }
+}
+
+/// <summary>Options of stages that run one session's weights on a dataset: --session, --weights.</summary>
+public class SessionWeightsSettings : DatasetSettings
+{
+    [CommandOption("-s|--session <N>")] [Description("Training session number, or latest.")]
+    [DefaultValue("latest")]
+    public string Session { get; init; } = "latest";
+
+    [CommandOption("-w|--weights <WHICH>")] [Description("Weights: " + WeightsChoice.Accepted + ".")]
+    [DefaultValue("best")]
+    public string Weights { get; init; } = "best";
+
+    public WeightsChoice WeightsChoice => WeightsChoice.Parse(Weights);
+
+    public override ValidationResult Validate()
+    {
+        var result = base.Validate();
+        return result.Successful ? Check(() => _ = WeightsChoice) : result;
     }
 }
 
@@ -54,4 +86,14 @@ public class PtbXlSettings : ArtifactsSettings
         DataSource.TryResolve(DataFolder ?? "") is { } folder ? folder.Value
         : throw new UserError($"No PTB-XL folder: pass --data <folder> or set {DataSource.EnvironmentVariable} " +
                               "(`ecg download --data <folder>` fetches PTB-XL 1.0.3 from PhysioNet).");
+}
+
+/// <summary>Parses the choices several commands share, for their Validate and Execute.</summary>
+public static class SharedOptions
+{
+    public const string SplitHelp = "train, validation, test or all (default: test when the dataset has test records, else validation).";
+    public const string AggregationHelp = "How evaluation windows combine: max, mean (of probabilities) or whole (no windows: one pass over the record). Default: the session's.";
+
+    public static DataSplit? Split(string? text) => text is null ? null : DataSplits.Parse(text);
+    public static WindowAggregation? Aggregation(string? text) => text is null ? null : WindowAggregations.Parse(text);
 }

@@ -72,13 +72,53 @@ public static class Program
             // Bad input gets a one-line reason and a non-zero exit code, not a stack trace.
             config.SetExceptionHandler((exception, _) =>
             {
-                var message = exception is CommandAppException or UserError ? exception.Message : $"{exception.GetType().Name}: {exception.Message}";
+                var message = exception switch
+                {
+                    CommandAppException when BadValue.Explain(exception, args) is { } explained => explained,
+                    CommandAppException or UserError => exception.Message,
+                    _ => $"{exception.GetType().Name}: {exception.Message}",
+                };
                 AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {message}");
                 return exception is CommandAppException ? ExitCodes.BadUsage : ExitCodes.Failure;
             });
         });
         return app.Run(args);
     }
+}
+
+/// <summary>
+/// Spectre.Console.Cli reports a value it cannot convert as "Failed to convert 'abc' to Nullable`1." with neither the
+/// option nor the expected type. This finds the option that was given that value and says what it takes.
+/// </summary>
+internal static class BadValue
+{
+    private static readonly System.Text.RegularExpressions.Regex Pattern = new("^Failed to convert '(?<value>.*)' to ");
+
+    public static string? Explain(Exception exception, string[] args)
+    {
+        var match = Pattern.Match(exception.Message);
+        if (!match.Success) return null;
+        var value = match.Groups["value"].Value;
+        int at = Array.FindIndex(args, a => a == value || a.EndsWith("=" + value, StringComparison.Ordinal));
+        if (at < 0) return null;
+        var option = args[at].Contains('=') && args[at].StartsWith('-') ? args[at][..args[at].IndexOf('=')] : at > 0 ? args[at - 1] : null;
+        if (option is null || !option.StartsWith('-')) return null;
+        var type = OptionType(option.TrimStart('-'));
+        var expected = type == typeof(int) || type == typeof(long) ? "a whole number"
+            : type == typeof(double) || type == typeof(float) ? "a number (such as 0.001 or 1e-3)"
+            : type is null ? "another value" : type.Name;
+        return $"{option} '{value}': expected {expected}.";
+    }
+
+    /// <summary>The value type of the option with this long or short name in any command's settings, or null.</summary>
+    private static Type? OptionType(string name) =>
+        typeof(Program).Assembly.GetTypes()
+            .Where(t => typeof(CommandSettings).IsAssignableFrom(t))
+            .SelectMany(t => t.GetProperties())
+            .Where(p => p.GetCustomAttributes(typeof(CommandOptionAttribute), true).Cast<CommandOptionAttribute>()
+                         .Any(o => o.LongNames.Contains(name) || o.ShortNames.Contains(name)))
+            .Select(p => Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType)
+            .FirstOrDefault();
 }
 
 /// <summary>Exit codes scripts can rely on.</summary>

@@ -14,44 +14,31 @@ namespace Ecg.Model;
 /// </summary>
 public sealed class EmbeddingExtractor : IDisposable
 {
-    private readonly nn.Module<Tensor, Tensor> model;
-    private readonly Device device;
+    private readonly SessionModel model;
 
-    public TrainingSession Session { get; }
-    public Standardisation Standardisation { get; }
-    /// <summary>The weights loaded: "best" or an epoch number.</summary>
-    public string Weights { get; }
-    public int Dimension => ((IEcgNetwork)model).EmbeddingSize;
+    public TrainingSession Session => model.Session;
+    public Standardisation Standardisation => model.Standardisation;
+    /// <summary>The weights loaded.</summary>
+    public WeightsChoice Weights => model.Weights;
+    public int Dimension => ((IEcgNetwork)model.Network).EmbeddingSize;
 
-    private EmbeddingExtractor(TrainingSession session, nn.Module<Tensor, Tensor> model, Standardisation standardisation, Device device, string weights)
+    private EmbeddingExtractor(SessionModel model) => this.model = model;
+
+    /// <summary>Loads the session's <paramref name="weights"/> (a clear error for a network without an embedding layer).</summary>
+    public static EmbeddingExtractor Load(TrainingSession session, WeightsChoice weights, string? device = null)
     {
-        Session = session;
-        this.model = model;
-        Standardisation = standardisation;
-        this.device = device;
-        Weights = weights;
-    }
-
-    /// <summary>Loads the session's weights "best" (default) or those of an epoch number.</summary>
-    public static EmbeddingExtractor Load(TrainingSession session, string weights = "best", string? device = null)
-    {
-        var config = session.Manifest.Config;
-        var path = session.WeightsPath(weights);
-        if (!File.Exists(path)) throw new FileNotFoundException($"Session '{session.Folder}' has no weights file '{path}'.", path);
-        var resolved = Devices.Resolve(device ?? config.Device);
-        var created = ModelFactory.Create(config, session.Manifest.LeadNames.Length, session.Manifest.ClassNames.Length);
-        if (created is not IEcgNetwork)
+        var loaded = SessionModel.Load(session, weights, device, null);
+        if (loaded.Network is not IEcgNetwork)
         {
-            created.Dispose();
-            throw new NotSupportedException($"Session '{session.Folder}' uses model '{config.Model}', which has no embedding layer.");
+            loaded.Dispose();
+            throw new NotSupportedException($"Session '{session.Folder}' uses model '{session.Manifest.Config.Model}', which has no embedding layer.");
         }
-        var model = created;
-        model.to(resolved);
-        model.load(path);
-        model.eval();
-        return new EmbeddingExtractor(session, model, session.LoadStandardisation(), resolved,
-                                      string.IsNullOrWhiteSpace(weights) ? "best" : weights.Trim().ToLowerInvariant());
+        return new EmbeddingExtractor(loaded);
     }
+
+    /// <summary>Loads weights given as text ("best", "7", "9-12").</summary>
+    public static EmbeddingExtractor Load(TrainingSession session, string weights = "best", string? device = null) =>
+        Load(session, WeightsChoice.Parse(weights), device);
 
     /// <summary>
     /// Embeddings (indices.Length * <see cref="Dimension"/>, row-major) of the records <paramref name="indices"/> of
@@ -59,35 +46,11 @@ public sealed class EmbeddingExtractor : IDisposable
     /// </summary>
     public float[] EmbedRecords(ProcessedDataset dataset, int[] indices, Action<int, int>? batchDone = null, CancellationToken cancel = default)
     {
-        var manifest = Session.Manifest;
-        if (dataset.Leads != manifest.LeadNames.Length)
-            throw new ArgumentException($"Dataset has {dataset.Leads} leads; session '{Session.Folder}' was trained on {manifest.LeadNames.Length}.");
-        if (dataset.SamplingRate != manifest.SamplingRate)
-            throw new ArgumentException($"Dataset is sampled at {dataset.SamplingRate} Hz; session '{Session.Folder}' was trained at {manifest.SamplingRate} Hz.");
-        var config = manifest.Config;
-        var batches = new BatchBuilder(dataset, Standardisation, device);
-        int dimension = Dimension, batchSize = config.BatchSize, batchCount = (indices.Length + batchSize - 1) / batchSize;
-        var result = new float[indices.Length * dimension];
-        using var noGrad = no_grad();
-        for (int b = 0; b < batchCount; b++)
-        {
-            cancel.ThrowIfCancellationRequested();
-            using var scope = NewDisposeScope();
-            int offset = b * batchSize, count = Math.Min(batchSize, indices.Length - offset);
-            var input = batches.Signals(indices, offset, count);
-            var embedded = TransientFaults.Run(() => Embed(model, input, config.EvalWindow, config.EvalStride).cpu(),
-                                               TransientFaults.AllFinite, $"records {offset}-{offset + count - 1}");
-            if (!TransientFaults.AllFinite(embedded))
-            {
-                // Still not finite: the weights in memory may be corrupted; read them again from disk once.
-                TransientFaults.Log?.Invoke($"reloading {Session.WeightsPath(Weights)} and embedding records {offset}-{offset + count - 1} again");
-                model.load(Session.WeightsPath(Weights));
-                embedded = Embed(model, input, config.EvalWindow, config.EvalStride).cpu();
-            }
-            embedded.data<float>().CopyTo(result.AsSpan(offset * dimension, count * dimension));
-            batchDone?.Invoke(b + 1, batchCount);
-        }
-        return result;
+        SessionCompatibility.Require(Session, dataset);
+        var config = model.Config;
+        var batches = new BatchBuilder(dataset, Standardisation, model.Device);
+        return InferenceLoop.Run(model.Network, batches, indices, config.BatchSize, Dimension,
+            input => Embed(model.Network, input, config.EvalWindow, config.EvalStride), model.ReloadWeights, batchDone, cancel);
     }
 
     /// <summary>

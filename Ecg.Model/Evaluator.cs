@@ -1,46 +1,47 @@
 using Ecg.Data;
 using Ecg.Model.Metrics;
-using static TorchSharp.torch;
 
 namespace Ecg.Model;
 
 /// <summary>A session's model applied to some records: probabilities, labels and ROC AUC (NaN where undefined).</summary>
 public sealed record Evaluation(
     string Split, int[] EcgIds, int Classes, string[] ClassNames, float[] Probabilities, byte[] Labels,
-    double[] AucPerClass, double MacroAuc);
+    double[] AucPerClass, double MacroAuc)
+{
+    /// <summary>The same records with other probabilities (an ensemble's mean), AUC recomputed.</summary>
+    public Evaluation WithProbabilities(float[] probabilities) => this with
+    {
+        Probabilities = probabilities,
+        AucPerClass = RocAuc.PerClass(probabilities, Labels, Classes),
+        MacroAuc = RocAuc.Macro(probabilities, Labels, Classes),
+    };
+}
 
-/// <summary>The Evaluate stage: a session's chosen weights on any split of a dataset.</summary>
+/// <summary>Progress of a library stage: a step's name and how far it is (done of total units).</summary>
+public sealed record StageProgress(string Step, int Done, int Total);
+
+/// <summary>A session's chosen weights on any split of a dataset: probabilities, labels, ROC AUC.</summary>
 public static class Evaluator
 {
     /// <summary>
-    /// Evaluates weights "best" (or an epoch number) on the split named "train", "validation" or "test";
-    /// <paramref name="aggregation"/> overrides the session's window aggregation ("max", "mean" or "whole").
+    /// Evaluates <paramref name="weights"/> on a split under the session's split scheme; <paramref name="aggregation"/>
+    /// (null: the session's own) says how the evaluation windows combine.
     /// </summary>
-    public static Evaluation Evaluate(TrainingSession session, ProcessedDataset dataset, string split, string weights = "best", string? aggregation = null)
-    {
-        var scheme = session.SplitScheme;
-        var indices = (split ?? "").Trim().ToLowerInvariant() switch
-        {
-            "train" => scheme.TrainIndices(dataset),
-            "validation" => scheme.ValidationIndices(dataset),
-            "test" => scheme.TestIndices(dataset),
-            _ => throw new ArgumentException($"Unknown split '{split}': use train, validation or test."),
-        };
-        return Evaluate(session, dataset, indices, split!.Trim().ToLowerInvariant(), weights, aggregation: aggregation);
-    }
+    public static Evaluation Evaluate(TrainingSession session, ProcessedDataset dataset, DataSplit split, WeightsChoice weights,
+                                      WindowAggregation? aggregation = null, CancellationToken cancel = default, Action<int, int>? batchDone = null) =>
+        Evaluate(session, dataset, session.SplitScheme.IndicesOf(dataset, split), split.Name(), weights, aggregation, cancel, batchDone);
 
-    /// <summary>Evaluates the given records (indices into <paramref name="dataset"/>).</summary>
-    public static Evaluation Evaluate(TrainingSession session, ProcessedDataset dataset, int[] indices, string splitName,
-                                      string weights = "best", CancellationToken cancel = default, string? aggregation = null)
+    /// <summary>Evaluates the given records (indices into <paramref name="dataset"/>), named <paramref name="splitName"/> in the result.</summary>
+    public static Evaluation Evaluate(TrainingSession session, ProcessedDataset dataset, int[] indices, string splitName, WeightsChoice weights,
+                                      WindowAggregation? aggregation = null, CancellationToken cancel = default, Action<int, int>? batchDone = null)
     {
+        SessionCompatibility.Require(session, dataset);
         int classes = dataset.ClassNames.Length;
-        if (!dataset.ClassNames.SequenceEqual(session.Manifest.ClassNames))
-            throw new ArgumentException($"Dataset classes [{string.Join(",", dataset.ClassNames)}] differ from session '{session.Folder}' classes [{string.Join(",", session.Manifest.ClassNames)}].");
         var probabilities = Array.Empty<float>();
         if (indices.Length > 0)
         {
             using var predictor = Predictor.Load(session, weights, aggregation: aggregation);
-            probabilities = predictor.PredictRecords(dataset, indices, cancel);
+            probabilities = predictor.PredictRecords(dataset, indices, cancel, batchDone);
         }
         var labels = ModelRunner.LabelsOf(dataset, indices);
         var perClass = indices.Length > 0 ? RocAuc.PerClass(probabilities, labels, classes) : Enumerable.Repeat(double.NaN, classes).ToArray();

@@ -4,44 +4,20 @@ using static TorchSharp.torch;
 
 namespace Ecg.Model;
 
-/// <summary>Inference over dataset records: record-level logits, one batch at a time, no gradients.</summary>
+/// <summary>Helpers of training and evaluation: validation logits, sigmoid, BCE from logits, labels of records.</summary>
 internal static class ModelRunner
 {
-    /// <summary>Logits (indices.Length * classes, row-major), windowed and aggregated as the config says.</summary>
+    /// <summary>
+    /// Logits (indices.Length * classes, row-major) of a model being trained, windowed and aggregated as the config
+    /// says. Its weights live only in memory, so a batch that stays non-finite ends in a <see cref="NonFiniteException"/>
+    /// (the trainer resumes from its last checkpoint).
+    /// </summary>
     public static float[] Logits(nn.Module<Tensor, Tensor> model, BatchBuilder batches, int[] indices, int classes,
                                  TrainingConfig config, Action<int, int>? batchDone = null, CancellationToken cancel = default)
     {
-        model.eval();
-        var result = new float[indices.Length * classes];
-        int batchSize = config.BatchSize, batchCount = (indices.Length + batchSize - 1) / batchSize;
-        using var noGrad = no_grad();
-        for (int b = 0; b < batchCount; b++)
-        {
-            cancel.ThrowIfCancellationRequested();
-            using var scope = NewDisposeScope();
-            int offset = b * batchSize, count = Math.Min(batchSize, indices.Length - offset);
-            var input = batches.Signals(indices, offset, count);
-            var logits = TransientFaults.Run(() => WindowedInference.Logits(model, input, config.EvalWindow, config.EvalStride, config.EvalAggregation).cpu(),
-                                             TransientFaults.AllFinite, $"records {offset}-{offset + count - 1}");
-            if (logits.isnan().any().item<bool>()) throw NaNReport(model, input, indices[offset]);
-            logits.data<float>().CopyTo(result.AsSpan(offset * classes, count * classes));
-            batchDone?.Invoke(b + 1, batchCount);
-        }
-        return result;
-    }
-
-    /// <summary>Says where a NaN output came from: the input, the weights/statistics, or the computation.</summary>
-    private static Exception NaNReport(nn.Module<Tensor, Tensor> model, Tensor input, int firstRecord)
-    {
-        bool inputNaN = !input.isfinite().all().item<bool>();
-        bool transient;
-        using (var again = model.forward(input)) transient = !again.isnan().any().item<bool>();
-        var badState = model.state_dict().Where(kv => kv.Value.is_floating_point() && !kv.Value.isfinite().all().item<bool>()).Select(kv => kv.Key).ToList();
-        return new NonFiniteException(
-            $"The model produced NaN for the batch starting at record index {firstRecord}: " +
-            (inputNaN ? "the input holds NaN or infinite values. " : "the input is finite. ") +
-            (badState.Count > 0 ? $"Non-finite weights or statistics: {string.Join(", ", badState)}. " : "All weights and statistics are finite. ") +
-            (transient ? "Recomputing the same batch gave finite values (a transient native fault)." : "Recomputing gives NaN again."));
+        var aggregation = WindowAggregations.Parse(config.EvalAggregation, "eval_aggregation");
+        return InferenceLoop.Run(model, batches, indices, config.BatchSize, classes,
+            input => WindowedInference.Logits(model, input, config.EvalWindow, config.EvalStride, aggregation), null, batchDone, cancel);
     }
 
     public static float[] Sigmoid(float[] logits) => logits.Select(z => 1f / (1f + MathF.Exp(-z))).ToArray();

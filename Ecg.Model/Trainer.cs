@@ -18,10 +18,26 @@ public static class Trainer
 {
     /// <summary>Creates a new session under <paramref name="artifactsRoot"/> and trains it.</summary>
     public static TrainingResult Start(string artifactsRoot, TrainingConfig config, ProcessedDataset dataset, SplitScheme split,
+                                       string? dataFile = null, string? notes = null, TrainingOptions? options = null) =>
+        Start(new ArtifactLayout(artifactsRoot), config, dataset, split, dataFile, notes, options);
+
+    /// <summary>
+    /// The Train stage: creates the next session of the layout for <paramref name="config"/> and trains it
+    /// (<see cref="TrainingOptions.SessionReady"/> hears of the session before the first epoch).
+    /// </summary>
+    public static TrainingResult Start(ArtifactLayout layout, TrainingConfig config, ProcessedDataset dataset, SplitScheme split,
                                        string? dataFile = null, string? notes = null, TrainingOptions? options = null)
     {
         config.Validate();
-        var session = TrainingSession.Create(artifactsRoot, TrainingSession.Describe(config, dataset, split, dataFile), notes);
+        var session = TrainingSession.Create(layout, TrainingSession.Describe(config, dataset, split, dataFile), notes);
+        options?.SessionReady?.Invoke(session);
+        return Run(session, dataset, options);
+    }
+
+    /// <summary>The Train stage's `--resume`: continues a stopped session from its last completed epoch.</summary>
+    public static TrainingResult Resume(TrainingSession session, ProcessedDataset dataset, TrainingOptions? options = null)
+    {
+        options?.SessionReady?.Invoke(session);
         return Run(session, dataset, options);
     }
 
@@ -57,7 +73,7 @@ public static class Trainer
         options ??= new TrainingOptions();
         var manifest = session.Manifest;
         var config = manifest.Config.Validate();
-        CheckDatasetMatches(session, dataset);
+        SessionCompatibility.Require(session, dataset, forTraining: true);
         SetThreads(config.Threads);
         var device = Devices.Resolve(config.Device);
 
@@ -219,7 +235,7 @@ public static class Trainer
                 return new TrainingResult(session, history, state.BestEpoch, false, false, firstRss, lastRss);
         }
 
-        if (options.WriteReports && state.Finished) SessionReport.Write(session, dataset, options.Cancellation);
+        if (options.WriteReports && state.Finished) TrainingReport.Write(session, dataset, options.Cancellation);
         return new TrainingResult(session, history, state.BestEpoch, state.Finished, state.StoppedEarly, firstRss, lastRss);
     }
 
@@ -316,16 +332,6 @@ public static class Trainer
             case AdamW adamW: adamW.load_state_dict(path); break;
             default: throw new NotSupportedException($"Loading {optimizer.GetType().Name} state is not supported.");
         }
-    }
-
-    internal static void CheckDatasetMatches(TrainingSession session, ProcessedDataset dataset)
-    {
-        var m = session.Manifest;
-        void need(bool ok, string what) { if (!ok) throw new ArgumentException($"Dataset does not match session '{session.Folder}': {what}."); }
-        need(dataset.ClassNames.SequenceEqual(m.ClassNames), $"classes [{string.Join(",", dataset.ClassNames)}] vs [{string.Join(",", m.ClassNames)}]");
-        need(dataset.Samples == m.Samples, $"{dataset.Samples} samples per record vs {m.Samples}");
-        need(dataset.Leads == m.LeadNames.Length, $"{dataset.Leads} leads vs {m.LeadNames.Length}");
-        need(session.SplitScheme.TrainIndices(dataset).Length == m.TrainRecords, "training record count differs");
     }
 
     /// <summary>Resident set size of this process, MiB (Linux /proc; the working set elsewhere).</summary>

@@ -12,6 +12,8 @@ public sealed class TrainingOptions
 {
     public Action<TrainingProgress>? Progress { get; init; }
     public Action<EpochMetrics>? EpochCompleted { get; init; }
+    /// <summary>Called once the session folder exists, before the first epoch (a new session, or a resumed one).</summary>
+    public Action<TrainingSession>? SessionReady { get; init; }
     /// <summary>Stop (as if killed) once this epoch is saved; the session can be resumed later. Null runs to the end.</summary>
     public int? StopAfterEpoch { get; init; }
     /// <summary>Checked between batches; a cancelled run keeps its last completed epoch and can be resumed.</summary>

@@ -56,89 +56,60 @@ public sealed record SessionState
 /// </summary>
 public sealed class TrainingSession
 {
-    public const string FolderPrefix = "session_";
-    private const string OwnerFile = ".owner";
-
     public string Folder { get; }
     public int Number { get; }
     public SessionManifest Manifest { get; }
+    /// <summary>Every file of the session folder (names owned by <see cref="SessionPaths"/>).</summary>
+    public SessionPaths Paths { get; }
 
     private TrainingSession(string folder, int number, SessionManifest manifest)
     {
         Folder = folder;
         Number = number;
         Manifest = manifest;
+        Paths = new SessionPaths(folder);
     }
 
-    public string ConfigPath => Path.Combine(Folder, "config.json");
-    public string NotesPath => Path.Combine(Folder, "notes.txt");
-    public string LogPath => Path.Combine(Folder, "training_log.txt");
-    public string MetricsPath => Path.Combine(Folder, "metrics.csv");
-    public string StandardisationPath => Path.Combine(Folder, "standardisation.json");
-    public string WeightsFolder => Path.Combine(Folder, "weights");
-    public string StateFolder => Path.Combine(Folder, "state");
-    public string StatePath => Path.Combine(StateFolder, "state.json");
-    public string BestWeightsPath => Path.Combine(WeightsFolder, "best.bin");
-    public string EpochWeightsPath(int epoch) => Path.Combine(WeightsFolder, $"epoch_{epoch:D3}.bin");
+    public string ConfigPath => Paths.Config;
+    public string NotesPath => Paths.Notes;
+    public string LogPath => Paths.TrainingLog;
+    public string MetricsPath => Paths.Metrics;
+    public string StandardisationPath => Paths.Standardisation;
+    public string WeightsFolder => Paths.WeightsFolder;
+    public string StateFolder => Paths.StateFolder;
+    public string StatePath => Paths.State;
+    public string BestWeightsPath => Paths.BestWeights;
+    public string EpochWeightsPath(int epoch) => Paths.EpochWeights(epoch);
+
+    /// <summary>How the session combines its evaluation windows (config.json's eval_aggregation).</summary>
+    public WindowAggregation Aggregation => WindowAggregations.Parse(Manifest.Config.EvalAggregation, "eval_aggregation");
+
+    /// <summary>The file of a weights choice: best.bin, epoch_NNN.bin or average_FFF-TTT.bin.</summary>
+    public string WeightsPath(WeightsChoice choice) => choice.PathIn(Paths);
+
+    /// <summary>The file of a weights choice given as text ("best", "7", "9-12"); see <see cref="WeightsChoice.Parse"/>.</summary>
+    public string WeightsPath(string choice) => WeightsPath(WeightsChoice.Parse(choice));
 
     /// <summary>
-    /// weights/best.bin for "best", weights/epoch_NNN.bin for an epoch number, weights/average_FFF-TTT.bin for an
-    /// epoch range "F-T" (written by <see cref="WeightAveraging"/>).
+    /// Creates the next free session_N under the layout's training_sessions/ (claimed race-free between processes,
+    /// see <see cref="NumberedFolders.Claim"/>) and writes its notes and config.json (the file that makes it a session).
     /// </summary>
-    public string WeightsPath(string choice)
+    public static TrainingSession Create(ArtifactLayout layout, SessionManifest manifest, string? notes)
     {
-        if (string.IsNullOrWhiteSpace(choice) || choice.Trim().Equals("best", StringComparison.OrdinalIgnoreCase)) return BestWeightsPath;
-        if (int.TryParse(choice.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var epoch)) return EpochWeightsPath(epoch);
-        if (WeightAveraging.ParseRange(choice) is var (from, to)) return Path.Combine(WeightsFolder, WeightAveraging.FileName(from, to));
-        throw new ArgumentException($"Weights '{choice}': use best, an epoch number, or an averaged epoch range such as 9-12 (see ecg average).");
+        var (number, folder) = layout.ClaimTrainingSession();
+        var session = new TrainingSession(folder, number, manifest);
+        AtomicFile.WriteAllText(session.NotesPath, notes ?? "");
+        AtomicFile.WriteAllText(session.ConfigPath, JsonSerializer.Serialize(manifest, TrainingConfig.Json));
+        return session;
     }
 
-    public static string SessionsRoot(string artifactsRoot) => Path.Combine(artifactsRoot, "training_sessions");
+    /// <summary>Creates the next free session under an artifacts root.</summary>
+    public static TrainingSession Create(string artifactsRoot, SessionManifest manifest, string? notes) =>
+        Create(new ArtifactLayout(artifactsRoot), manifest, notes);
 
-    /// <summary>
-    /// Creates the next free session_N. Race-free between processes: the folder belongs to whoever creates
-    /// its .owner file with CreateNew (O_EXCL); a loser moves on to N+1.
-    /// </summary>
-    public static TrainingSession Create(string artifactsRoot, SessionManifest manifest, string? notes)
-    {
-        var root = SessionsRoot(artifactsRoot);
-        Directory.CreateDirectory(root);
-        int number = NextFreeNumber(root);
-        while (true)
-        {
-            var folder = Path.Combine(root, FolderPrefix + number.ToString(CultureInfo.InvariantCulture));
-            if (!File.Exists(Path.Combine(folder, "config.json")))
-            {
-                Directory.CreateDirectory(folder);
-                try
-                {
-                    using var owner = new FileStream(Path.Combine(folder, OwnerFile), FileMode.CreateNew, FileAccess.Write);
-                    owner.Write(Encoding.UTF8.GetBytes($"pid {Environment.ProcessId} {DateTime.UtcNow:O}\n"));
-                }
-                catch (IOException) when (File.Exists(Path.Combine(folder, OwnerFile)))
-                {
-                    number++;
-                    continue;
-                }
-                var session = new TrainingSession(folder, number, manifest);
-                AtomicFile.WriteAllText(session.NotesPath, notes ?? "");
-                AtomicFile.WriteAllText(session.ConfigPath, JsonSerializer.Serialize(manifest, TrainingConfig.Json));
-                return session;
-            }
-            number++;
-        }
-    }
-
-    private static int NextFreeNumber(string root)
-    {
-        int highest = 0;
-        foreach (var dir in Directory.EnumerateDirectories(root, FolderPrefix + "*"))
-        {
-            var suffix = Path.GetFileName(dir).Substring(FolderPrefix.Length);
-            if (int.TryParse(suffix, NumberStyles.None, CultureInfo.InvariantCulture, out var n)) highest = Math.Max(highest, n);
-        }
-        return highest + 1;
-    }
+    /// <summary>Opens session "N" or "latest" of a layout; a <see cref="UserError"/> listing the sessions when there is no such one.</summary>
+    public static TrainingSession Open(ArtifactLayout layout, string choice) =>
+        Open(layout.TrainingSessionFolder(layout.ResolveTrainingSession(choice)));
 
     /// <summary>Opens an existing session folder (to resume, evaluate or predict).</summary>
     public static TrainingSession Open(string folder)
@@ -156,9 +127,7 @@ public sealed class TrainingSession
         {
             throw new InvalidDataException($"'{config}' cannot be read as a session config: {e.Message}", e);
         }
-        var name = Path.GetFileName(full);
-        int number = name.StartsWith(FolderPrefix) && int.TryParse(name.AsSpan(FolderPrefix.Length), out var n) ? n : 0;
-        return new TrainingSession(full, number, manifest);
+        return new TrainingSession(full, NumberedFolders.NumberOf(full), manifest);
     }
 
     /// <summary>A manifest for training on <paramref name="dataset"/> with <paramref name="split"/>.</summary>

@@ -26,7 +26,7 @@ public static class WeightAveraging
         return (int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture));
     }
 
-    public static string FileName(int from, int to) => $"average_{from:D3}-{to:D3}.bin";
+    public static string FileName(int from, int to) => SessionPaths.AveragedWeightsName(from, to);
 
     /// <summary>The epochs a session's last <paramref name="count"/> completed epochs span.</summary>
     public static (int From, int To) LastEpochs(TrainingSession session, int count)
@@ -54,7 +54,7 @@ public static class WeightAveraging
         foreach (var file in files)
             if (!File.Exists(file)) throw new FileNotFoundException($"Session '{session.Folder}' has no weights for epoch range {from}-{to}: '{file}' is missing.", file);
         // The statistics come from the session's training records: the dataset must be the one it was trained on.
-        Trainer.CheckDatasetMatches(session, dataset);
+        SessionCompatibility.Require(session, dataset, forTraining: true);
 
         var config = session.Manifest.Config;
         Trainer.SetThreads(config.Threads);
@@ -140,5 +140,22 @@ public static class WeightAveraging
             foreach (var t in meanSums.Concat(varSums)) t.Dispose();
             model.eval();
         }
+    }
+
+    /// <summary>
+    /// The `ecg average` stage: averages epochs <paramref name="from"/>..<paramref name="to"/> (see <see cref="Average"/>),
+    /// then, unless <paramref name="split"/> is null, evaluates the averaged weights like `ecg evaluate` (thresholds
+    /// tuned for them on validation). Returns the weights file and the evaluation.
+    /// </summary>
+    public static (string WeightsPath, EvaluationOutcome? Evaluation) AverageAndEvaluate(
+        TrainingSession session, ProcessedDataset dataset, int from, int to, DataSplit? split, WindowAggregation? aggregation, int bootstrap,
+        Action<StageProgress>? progress = null, CancellationToken cancel = default)
+    {
+        var step = $"averaging epochs {from}-{to} of session {session.Number}, BatchNorm statistics on the training records";
+        var path = Average(session, dataset, from, to, (b, n) => progress?.Invoke(new StageProgress(step, b, n)), cancel);
+        var evaluation = split is DataSplit s
+            ? EvaluationStage.Run(session, dataset, s, WeightsChoice.Averaged(from, to), aggregation, bootstrap, progress, cancel)
+            : null;
+        return (path, evaluation);
     }
 }

@@ -22,16 +22,11 @@ public static class WindowedInference
         return starts.ToArray();
     }
 
-    /// <summary>The aggregations <see cref="Logits"/> knows: "max", "mean" (of probabilities) and "whole" (no windows).</summary>
-    public static IReadOnlyList<string> Aggregations { get; } = new[] { "max", "mean", "whole" };
-
     /// <summary>Logits (batch, classes) for input (batch, leads, T); window null means one pass over the whole input.</summary>
-    public static Tensor Logits(nn.Module<Tensor, Tensor> model, Tensor input, int? window, int? stride, string aggregation = "max")
+    public static Tensor Logits(nn.Module<Tensor, Tensor> model, Tensor input, int? window, int? stride, WindowAggregation aggregation = WindowAggregation.Max)
     {
-        if (!Aggregations.Contains(aggregation))
-            throw new ArgumentException($"Unknown window aggregation '{aggregation}': use {string.Join(" or ", Aggregations)}.");
         long length = input.shape[^1];
-        if (window is not int w || w >= length || aggregation == "whole") return model.forward(input);
+        if (window is not int w || w >= length || aggregation == WindowAggregation.Whole) return model.forward(input);
         using var scope = NewDisposeScope();
         var starts = WindowStarts(length, w, stride ?? w);
         long batch = input.shape[0], leads = input.shape[1];
@@ -39,7 +34,7 @@ public static class WindowedInference
         var windows = stack(starts.Select(s => input.narrow(-1, s, w)).ToArray()).reshape(starts.Length * batch, leads, w);
         var logits = model.forward(windows);
         var perWindow = logits.reshape(starts.Length, batch, logits.shape[^1]);
-        if (aggregation == "max") return perWindow.amax(new long[] { 0 }).MoveToOuterDisposeScope();
+        if (aggregation == WindowAggregation.Max) return perWindow.amax(new long[] { 0 }).MoveToOuterDisposeScope();
         // Mean of probabilities, clamped so the logit stays finite for saturated windows.
         var mean = perWindow.sigmoid().mean(new long[] { 0 }).clamp(1e-7, 1 - 1e-7);
         return (mean.log() - (1 - mean).log()).MoveToOuterDisposeScope();

@@ -22,7 +22,7 @@ open Ecg.Data
 
 let artifacts = References.artifactsRoot ()
 let datasetPath =
-    Path.GetFullPath(References.parameter "dataset" "ECG_DATASET" (Path.Combine(artifacts, "processed", "ptbxl_100hz.npz")))
+    Path.GetFullPath(References.parameter "dataset" "ECG_DATASET" ((ArtifactLayout artifacts).ProcessedDataset 100))
 let outputFolder =
     Path.GetFullPath(References.parameter "out" "ECG_SCRIPT_OUT" (Path.Combine(artifacts, "scripts", "explore-data")))
 if not (File.Exists datasetPath) then

@@ -27,27 +27,14 @@ open Ecg.Model
 open Ecg.Analysis
 
 let artifacts = References.artifactsRoot ()
-let sessionsRoot = TrainingSession.SessionsRoot artifacts
-let numbers =
-    if Directory.Exists sessionsRoot then
-        Directory.GetDirectories(sessionsRoot, TrainingSession.FolderPrefix + "*")
-        |> Array.choose (fun d ->
-            match Int32.TryParse(Path.GetFileName(d).Substring(TrainingSession.FolderPrefix.Length)) with
-            | true, n when File.Exists(Path.Combine(d, "config.json")) -> Some n
-            | _ -> None)
-        |> Array.sort
-    else [||]
-let number =
-    match References.parameter "session" "ECG_SESSION" "latest" with
-    | "latest" when numbers.Length > 0 -> numbers.[numbers.Length - 1]
-    | "latest" -> References.fail (sprintf "No training session in %s (run `ecg train` or scripts/train-short.fsx)." sessionsRoot)
-    | text ->
-        match Int32.TryParse text with
-        | true, n when Array.contains n numbers -> n
-        | _ -> References.fail (sprintf "Training session '%s' not found in %s (existing: %A)." text sessionsRoot numbers)
-let session = TrainingSession.Open(Path.Combine(sessionsRoot, TrainingSession.FolderPrefix + string number))
+let layout = ArtifactLayout artifacts
+// "N" or "latest", resolved as every stage resolves it (a clear error listing the sessions otherwise).
+let session =
+    try TrainingSession.Open(layout, References.parameter "session" "ECG_SESSION" "latest")
+    with :? UserError as e -> References.fail e.Message
+let number = session.Number
 let datasetPath =
-    let recorded = if isNull session.Manifest.DataFile then Path.Combine(artifacts, "processed", "ptbxl_100hz.npz") else session.Manifest.DataFile
+    let recorded = if isNull session.Manifest.DataFile then layout.ProcessedDataset 100 else session.Manifest.DataFile
     Path.GetFullPath(References.parameter "dataset" "ECG_DATASET" recorded)
 if not (File.Exists datasetPath) then References.fail (sprintf "No processed dataset at %s: pass --dataset." datasetPath)
 let dataset = ProcessedDatasetFile.Read datasetPath
@@ -57,43 +44,19 @@ let clusters = References.intParameter "clusters" "ECG_CLUSTERS" dataset.ClassNa
 let outputFolder =
     Path.GetFullPath(References.parameter "out" "ECG_SCRIPT_OUT" (Path.Combine(artifacts, "scripts", "explore-embeddings", sprintf "session_%d" number)))
 
-/// (records, 128) embeddings, batch by batch, without gradients.
+/// (records, 128) embeddings of the validation records: the library's embedding stage (the session's
+/// standardisation, windows averaged as `ecg embed` does, with its fault policy).
 let embed () : float[][] =
-    let config = session.Manifest.Config
-    let standardisation = session.LoadStandardisation()
-    use model = ModelFactory.Create(config, dataset.Leads, dataset.ClassNames.Length)
-    model.load(session.BestWeightsPath) |> ignore
-    model.eval()
-    let embedOf (x: torch.Tensor) : torch.Tensor =
-        match box model with
-        | :? CrossLeadCnn as cnn -> cnn.Embed x
-        | :? Ecg.Model.Architectures.IEcgNetwork as network -> network.Embed x
-        | _ -> References.fail (sprintf "Model '%s' has no Embed." config.Model)
-    use _ = torch.no_grad()
-    [| for offset in 0 .. config.BatchSize .. validation.Length - 1 do
-        use scope = torch.NewDisposeScope()
-        let count = min config.BatchSize (validation.Length - offset)
-        let values = Array.zeroCreate<float32> (count * dataset.RecordLength)
-        for k in 0 .. count - 1 do dataset.Signal(validation.[offset + k]).Span.CopyTo(values.AsSpan(k * dataset.RecordLength))
-        let input =
-            torch.tensor(values, ReadOnlySpan<int64>([| int64 count; int64 dataset.Samples; int64 dataset.Leads |])).permute(0L, 2L, 1L).contiguous()
-                .sub((float32 standardisation.Mean).ToScalar()).div((float32 standardisation.Std).ToScalar())
-        let embedded =
-            let window = config.EvalWindow
-            if not window.HasValue || window.Value >= dataset.Samples then embedOf input
-            else
-                let stride = if config.EvalStride.HasValue then config.EvalStride.Value else window.Value
-                let starts = WindowedInference.WindowStarts(int64 dataset.Samples, int64 window.Value, int64 stride)
-                torch.stack([| for s in starts -> embedOf (input.narrow(-1L, s, int64 window.Value)) |]).mean([| 0L |])
-        yield! FeatureMatrix.OfRowMajor(embedded.contiguous().data<float32>().ToArray(), count, int embedded.shape.[1]) |]
+    let set = EmbeddingStage.Compute(session, dataset, validation, "validation", WeightsChoice.Best, null, null, Threading.CancellationToken.None)
+    set.Rows()
 
 printfn "Session %d (%s): embedding %d validation records of %s" number session.Manifest.Config.Model validation.Length datasetPath
 let rows = embed ()
 if rows |> Array.exists (Array.exists Double.IsNaN) then References.fail "The embeddings contain NaN (see scripts/README.md, known issues)."
 printfn "%d x %d embeddings" rows.Length rows.[0].Length
 
-let kmeans = FeatureSpace.KMeans(rows, clusters, 0)
-let pca = FeatureSpace.Pca(rows, 2)
+let kmeans = FeatureSpaceAlgorithms.KMeans(rows, clusters, 0)
+let pca = FeatureSpaceAlgorithms.Pca(rows, 2)
 printfn "K-Means (k = %d): inertia %.2f after %d iterations; PCA explained variance ratio %.3f, %.3f"
     clusters kmeans.Inertia kmeans.Iterations pca.ExplainedVarianceRatio.[0] pca.ExplainedVarianceRatio.[1]
 

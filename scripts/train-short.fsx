@@ -25,7 +25,7 @@ open Ecg.Model
 
 let artifacts = References.artifactsRoot ()
 let datasetPath =
-    Path.GetFullPath(References.parameter "dataset" "ECG_DATASET" (Path.Combine(artifacts, "processed", "ptbxl_100hz.npz")))
+    Path.GetFullPath(References.parameter "dataset" "ECG_DATASET" ((ArtifactLayout artifacts).ProcessedDataset 100))
 let epochs = References.intParameter "epochs" "ECG_EPOCHS" 2
 let presetName = References.parameter "preset" "ECG_PRESET" "benchmark"
 if not (File.Exists datasetPath) then

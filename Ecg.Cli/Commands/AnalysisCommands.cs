@@ -6,38 +6,28 @@ using Spectre.Console.Cli;
 
 namespace Ecg.Cli.Commands;
 
-/// <summary>Options of the stages that analyse a training session's embeddings.</summary>
-public class SessionAnalysisSettings : DatasetSettings
-{
-    [CommandOption("-s|--session <N>")] [Description("Training session number, or latest.")]
-    [DefaultValue("latest")]
-    public string Session { get; init; } = "latest";
-    [CommandOption("-w|--weights <WHICH>")] [Description("best, an epoch number, or an averaged epoch range such as 9-12 (ecg average).")]
-    [DefaultValue("best")]
-    public string Weights { get; init; } = "best";
-
-    /// <summary>The session's number, checked to exist (with the list of sessions when it does not).</summary>
-    public int SessionNumber => Artifacts.OpenSession(ArtifactsRoot, Session).Number;
-}
-
 /// <summary>`ecg embed`: 128-d penultimate-layer embeddings of a split, saved as an npz NumPy opens.</summary>
 public sealed class EmbedCommand : Command<EmbedCommand.Settings>
 {
-    public sealed class Settings : SessionAnalysisSettings
+    public sealed class Settings : SessionWeightsSettings
     {
-        [CommandOption("--split <NAME>")] [Description("train, validation, test or all (default: test when present, else validation).")]
+        [CommandOption("--split <NAME>")] [Description(SharedOptions.SplitHelp)]
         public string? Split { get; init; }
+
+        public override ValidationResult Validate()
+        {
+            var result = base.Validate();
+            return result.Successful ? Check(() => SharedOptions.Split(Split)) : result;
+        }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var number = settings.SessionNumber;
+        var session = settings.OpenSession(settings.Session);
         var dataset = settings.LoadDataset();
-        var session = Embeddings.OpenSession(settings.ArtifactsRoot, number);
-        var split = settings.Split ?? Embeddings.DefaultSplit(session, dataset);
-        var result = ConsoleProgress.Run($"Embedding the {split} split with session {number}", progress =>
-            Embeddings.Run(settings.ArtifactsRoot, number, dataset, split, settings.Weights, null,
-                (done, total) => progress.Report(done, total, "batches")));
+        var result = ConsoleProgress.Run($"Embedding with session {session.Number}", progress =>
+            EmbeddingStage.Run(settings.Layout, session, dataset, SharedOptions.Split(settings.Split), settings.WeightsChoice, null,
+                (done, total) => progress.Report(done, total, "batches"), cancellationToken));
         AnsiConsole.WriteLine($"{result.Set.EcgIds.Length:N0} embeddings of {result.Set.Dimension} values: {result.Path}");
         return ExitCodes.Success;
     }
@@ -46,9 +36,9 @@ public sealed class EmbedCommand : Command<EmbedCommand.Settings>
 /// <summary>`ecg feature-space`: K-Means, class and metadata cluster evaluation, PCA/t-SNE/UMAP views and charts.</summary>
 public sealed class FeatureSpaceCommand : Command<FeatureSpaceCommand.Settings>
 {
-    public sealed class Settings : SessionAnalysisSettings
+    public sealed class Settings : SessionWeightsSettings
     {
-        [CommandOption("--split <NAME>")] [Description("train, validation, test or all (default: test when present, else validation).")]
+        [CommandOption("--split <NAME>")] [Description(SharedOptions.SplitHelp)]
         public string? Split { get; init; }
         [CommandOption("-k|--clusters <K>")] [Description("K-Means clusters for the class evaluation.")]
         [DefaultValue(5)]
@@ -60,20 +50,26 @@ public sealed class FeatureSpaceCommand : Command<FeatureSpaceCommand.Settings>
         public bool NoTsne { get; init; }
         [CommandOption("--no-umap")] [Description("Skip UMAP.")]
         public bool NoUmap { get; init; }
+
+        public override ValidationResult Validate()
+        {
+            var result = base.Validate();
+            return result.Successful ? Check(() => SharedOptions.Split(Split)) : result;
+        }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var number = settings.SessionNumber;
+        var session = settings.OpenSession(settings.Session);
         var dataset = settings.LoadDataset();
         var options = new FeatureSpaceOptions
         {
             Device = null!,
-            Split = settings.Split ?? "", Weights = settings.Weights, Clusters = settings.Clusters, Seed = settings.Seed,
+            Split = SharedOptions.Split(settings.Split), Weights = settings.WeightsChoice, Clusters = settings.Clusters, Seed = settings.Seed,
             Tsne = !settings.NoTsne, Umap = !settings.NoUmap,
         };
-        var result = ConsoleProgress.Run($"Feature space of session {number}", progress =>
-            FeatureSpaceStage.Run(settings.ArtifactsRoot, number, dataset, options,
+        var result = ConsoleProgress.Run($"Feature space of session {session.Number}", progress =>
+            FeatureSpaceStage.Run(settings.Layout, session, dataset, options,
                 p => progress.Report(p.Done, Math.Max(p.Total, 1), p.Step), cancellationToken));
         AnsiConsole.WriteLine(File.ReadAllText(result.SummaryTextPath).TrimEnd());
         AnsiConsole.WriteLine($"charts: {result.ChartsIndexPath}");
@@ -84,7 +80,7 @@ public sealed class FeatureSpaceCommand : Command<FeatureSpaceCommand.Settings>
 /// <summary>`ecg probe`: linear probes for age, sex, height and weight (and age regression) on frozen embeddings.</summary>
 public sealed class ProbeCommand : Command<ProbeCommand.Settings>
 {
-    public sealed class Settings : SessionAnalysisSettings
+    public sealed class Settings : SessionWeightsSettings
     {
         [CommandOption("--targets <LIST>")] [Description("Comma-separated: age, sex, height, weight, age_regression (default: all).")]
         public string? Targets { get; init; }
@@ -98,7 +94,7 @@ public sealed class ProbeCommand : Command<ProbeCommand.Settings>
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var number = settings.SessionNumber;
+        var session = settings.OpenSession(settings.Session);
         var targets = settings.Targets?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         var unknown = targets?.Except(ProbeOptions.AllTargets).ToArray() ?? Array.Empty<string>();
         if (unknown.Length > 0)
@@ -107,15 +103,15 @@ public sealed class ProbeCommand : Command<ProbeCommand.Settings>
         var defaults = ProbeTrainingOptions.Default;
         var options = new ProbeOptions
         {
-            Weights = settings.Weights, Targets = targets!, Device = null!,
+            Weights = settings.WeightsChoice, Targets = targets!, Device = null!,
             Training = new ProbeTrainingOptions
             {
                 Epochs = settings.Epochs, Seed = settings.Seed, BatchSize = defaults.BatchSize,
                 LearningRate = defaults.LearningRate, WeightDecay = defaults.WeightDecay,
             },
         };
-        var result = ConsoleProgress.Run($"Linear probes on session {number}", progress =>
-            ProbeStage.Run(settings.ArtifactsRoot, number, dataset, options,
+        var result = ConsoleProgress.Run($"Linear probes on session {session.Number}", progress =>
+            ProbeStage.Run(settings.Layout, session, dataset, options,
                 p => progress.Report(p.Done, Math.Max(p.Total, 1), p.Step), cancellationToken));
         var s = result.Summary;
         var table = new Table().AddColumns("target", "records used (train/val/test)", "best epoch", "test accuracy", "test macro F1", "test MAE");

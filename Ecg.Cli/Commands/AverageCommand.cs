@@ -21,30 +21,42 @@ public sealed class AverageCommand : Command<AverageCommand.Settings>
         [CommandOption("--last <N>")] [Description("Without --epochs: average the session's last N completed epochs.")]
         [DefaultValue(4)]
         public int Last { get; init; } = 4;
-        [CommandOption("--split <NAME>")] [Description("Split to evaluate the averaged weights on: train, validation, test, or none (default: validation when the session has one, else test).")]
+        [CommandOption("--split <NAME>")]
+        [Description("Split to evaluate the averaged weights on: train, validation, test, all, or none (default: validation when the " +
+                     "session has one, else test: adopting averaged weights is a choice, so it is not made on the test records).")]
         public string? Split { get; init; }
-        [CommandOption("--aggregation <HOW>")] [Description("How evaluation windows combine: max, mean or whole (default: the session's).")]
+        [CommandOption("--aggregation <HOW>")] [Description(SharedOptions.AggregationHelp)]
         public string? Aggregation { get; init; }
         [CommandOption("--bootstrap <N>")] [Description("Bootstrap resamples for the macro AUC interval (0: none).")]
         [DefaultValue(1000)]
         public int Bootstrap { get; init; } = 1000;
+
+        public bool NoEvaluation => Split?.Trim().Equals("none", StringComparison.OrdinalIgnoreCase) == true;
+
+        public override ValidationResult Validate()
+        {
+            var result = base.Validate();
+            if (!result.Successful) return result;
+            if (Epochs is { } text && WeightAveraging.ParseRange(text) is null) return ValidationResult.Error($"--epochs '{text}': give a range such as 9-12.");
+            return Check(() => { if (!NoEvaluation) SharedOptions.Split(Split); SharedOptions.Aggregation(Aggregation); });
+        }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var session = Artifacts.OpenSession(settings.ArtifactsRoot, settings.Session);
-        EvaluateCommand.RequireKnownAggregation(settings.Aggregation);
-        var (from, to) = settings.Epochs is { } text
-            ? WeightAveraging.ParseRange(text) ?? throw new UserError($"--epochs '{text}': give a range such as 9-12.")
-            : WeightAveraging.LastEpochs(session, settings.Last);
+        var session = settings.OpenSession(settings.Session);
+        var (from, to) = settings.Epochs is { } text ? WeightAveraging.ParseRange(text)!.Value : WeightAveraging.LastEpochs(session, settings.Last);
         var dataset = settings.LoadDataset();
-        var path = ConsoleProgress.Run($"Averaging epochs {from}-{to} of session {session.Number}, BatchNorm statistics on the training records",
-            progress => WeightAveraging.Average(session, dataset, from, to, (b, n) => progress.Report(b, n, "batches"), cancellationToken));
+        DataSplit? split = settings.NoEvaluation ? null : SharedOptions.Split(settings.Split) ?? DataSplits.DefaultForSelection(session.SplitScheme, dataset);
+        var (path, evaluation) = ConsoleProgress.Run($"Averaging epochs {from}-{to} of session {session.Number}", progress =>
+            WeightAveraging.AverageAndEvaluate(session, dataset, from, to, split, SharedOptions.Aggregation(settings.Aggregation), settings.Bootstrap,
+                                               p => progress.Report(p.Done, p.Total, p.Step), cancellationToken));
         AnsiConsole.WriteLine($"written: {path} (use --weights {from}-{to} with evaluate, ensemble, embed and predict)");
-
-        var split = settings.Split ?? (session.SplitScheme.ValidationIndices(dataset).Length > 0 ? "validation" : "test");
-        if (split != "none")
-            EvaluateCommand.EvaluateAndSave(session, dataset, settings.DatasetPath, split, $"{from}-{to}", settings.Aggregation, settings.Bootstrap);
+        if (evaluation is not null)
+        {
+            AnsiConsole.Write(new Text(evaluation.Text));
+            AnsiConsole.WriteLine($"written: {evaluation.ReportPath}");
+        }
         return ExitCodes.Success;
     }
 }

@@ -44,25 +44,18 @@ public sealed class PreprocessCommand : Command<PreprocessCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var folder = settings.RequireDataFolder();
-        if (!DataSource.LooksLikePtbXl(folder))
-            throw new UserError($"{folder} is not a PTB-XL folder: it lacks ptbxl_database.csv or scp_statements.csv.");
-        var output = Path.GetFullPath(settings.Output ?? Artifacts.ProcessedDataset(settings.ArtifactsRoot, settings.SamplingRate));
-        var folds = ParseFolds(settings.Folds);
-        var (reportJson, reportText) = Preprocessing.ReportPaths(output).ToValueTuple();
-        if (!settings.Force && IsUpToDate(output, reportText, folder, settings.SignalsOnDisk))
+        var options = new PreprocessingOptions(folder, settings.Output ?? settings.Layout.ProcessedDataset(settings.SamplingRate), settings.SamplingRate,
+                                               ParseFolds(settings.Folds), 0, settings.SignalsOnDisk);
+        var outcome = ConsoleProgress.Run($"Reading PTB-XL at {settings.SamplingRate} Hz", progress =>
+            PreprocessingStage.Run(options, settings.Force, p => progress.Report(p.RecordsDone, p.Total, "records", p.EstimatedRemaining)));
+        if (outcome.UpToDate)
         {
-            AnsiConsole.WriteLine($"Up to date: {output} is newer than {folder}'s CSV files (--force rebuilds it).");
+            AnsiConsole.WriteLine($"Up to date: {outcome.OutputPath} is newer than {folder}'s CSV files (--force rebuilds it).");
             return ExitCodes.Success;
         }
-        Directory.CreateDirectory(Path.GetDirectoryName(output)!);
-        var options = new PreprocessingOptions { PtbXlFolder = folder, OutputPath = output, SamplingRate = settings.SamplingRate, Folds = folds,
-                                               SignalsOnDisk = settings.SignalsOnDisk };
-        var result = ConsoleProgress.Run($"Reading PTB-XL at {settings.SamplingRate} Hz", progress =>
-            Preprocessing.Run(options, p => progress.Report(p.RecordsDone, p.Total, "records", p.EstimatedRemaining)));
-        var s = result.Summary;
+        var s = outcome.Result.Value.Summary;
         AnsiConsole.WriteLine(s.ToText().TrimEnd());
-        AnsiConsole.WriteLine($"report: {reportText}");
-        if (s.RecordsKept == 0) throw new UserError($"No record of {folder} could be kept; see {reportText}.");
+        AnsiConsole.WriteLine($"report: {outcome.ReportTextPath}");
         return settings.Strict && s.Failed > 0 ? ExitCodes.Failure : ExitCodes.Success;
     }
 
@@ -71,20 +64,4 @@ public sealed class PreprocessCommand : Command<PreprocessCommand.Settings>
         : text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
               .Select(f => int.TryParse(f, out var n) && n is >= 1 and <= 10 ? n : throw new UserError($"--folds: '{f}' is not a fold number 1-10."))
               .ToArray();
-
-    /// <summary>
-    /// The output and its report exist and are newer than both PTB-XL CSV files, the signals file it names
-    /// exists, and its signals are on disk when that is asked for.
-    /// </summary>
-    private static bool IsUpToDate(string output, string report, string folder, bool signalsOnDisk)
-    {
-        if (!File.Exists(output) || !File.Exists(report)) return false;
-        string? signals;
-        try { signals = ProcessedDatasetFile.SignalsFileOf(output); }
-        catch (Exception e) when (e is IOException or InvalidDataException) { return false; }
-        if (signals is null ? signalsOnDisk : !File.Exists(signals)) return false;
-        var built = File.GetLastWriteTimeUtc(output);
-        return new[] { "ptbxl_database.csv", "scp_statements.csv" }
-            .All(f => File.GetLastWriteTimeUtc(Path.Combine(folder, f)) < built);
-    }
 }

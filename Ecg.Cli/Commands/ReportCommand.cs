@@ -1,5 +1,4 @@
 using System.ComponentModel;
-using Ecg.Cli.Report;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -17,17 +16,9 @@ public sealed class ReportCommand : Command<ReportCommand.Settings>
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var root = settings.ArtifactsRoot;
-        var choices = settings.Session.Trim().Equals("all", StringComparison.OrdinalIgnoreCase)
-            ? Artifacts.SessionNumbers(root).Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray()
-            : new[] { settings.Session };
-        if (choices.Length == 0) Artifacts.OpenSession(root, "latest"); // throws: no session yet
-        foreach (var choice in choices)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            var session = Artifacts.OpenSession(root, choice);
-            AnsiConsole.WriteLine($"written: {SessionReportPage.Write(root, session)}");
-        }
+        var layout = settings.Layout;
+        foreach (var written in SessionPage.WriteEach(layout, settings.Session, cancellationToken))
+            AnsiConsole.WriteLine($"written: {written}");
         return ExitCodes.Success;
     }
 }

@@ -10,6 +10,9 @@ namespace Ecg.Cli.Commands;
 /// <summary>`ecg train`: a new training session from a preset and overrides, or `--resume N` of a stopped one.</summary>
 public sealed class TrainCommand : Command<TrainCommand.Settings>
 {
+    /// <summary>The architectures --help lists (attribute text must be constant: keep in step with ModelFactory.Names, a test checks it).</summary>
+    public const string ModelNamesHelp = "cross-lead-cnn, xresnet1d18, xresnet1d34, xresnet1d50, xresnet1d101, xresnet1d152, inception1d, resnet1d-wang";
+
     public sealed class Settings : DatasetSettings
     {
         [CommandOption("-p|--preset <NAME>")]
@@ -17,7 +20,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [DefaultValue("benchmark")]
         public string Preset { get; init; } = "benchmark";
 
-        [CommandOption("--model <NAME>")] [Description("Architecture (default: the preset's).")]
+        [CommandOption("--model <NAME>")] [Description("Architecture (default: the preset's): " + ModelNamesHelp + ".")]
         public string? Model { get; init; }
         [CommandOption("-e|--epochs <N>")] [Description("Epochs (default: the preset's).")]
         public int? Epochs { get; init; }
@@ -54,46 +57,48 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         public string? Resume { get; init; }
         [CommandOption("--stop-after-epoch <N>")] [Description("Stop once epoch N is saved (resume later with --resume).")]
         public int? StopAfterEpoch { get; init; }
+
+        public override ValidationResult Validate()
+        {
+            var result = base.Validate();
+            return result.Successful ? CheckChoices(this) : result;
+        }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var dataset = settings.LoadDataset();
-        var root = settings.ArtifactsRoot;
-        var options = new TrainingOptions { StopAfterEpoch = settings.StopAfterEpoch, Cancellation = cancellationToken };
-        TrainingSession session;
-        if (settings.Resume is not null)
-        {
-            session = Artifacts.OpenSession(root, settings.Resume);
-            AnsiConsole.WriteLine($"Resuming {session.Folder}");
-        }
-        else
-        {
-            var config = BuildConfig(settings, dataset);
-            var split = SplitScheme.Parse(settings.Split);
-            session = TrainingSession.Create(root, TrainingSession.Describe(config, dataset, split, settings.DatasetPath), settings.Notes);
-            AnsiConsole.WriteLine($"Session {session.Number}: {session.Folder}");
-            AnsiConsole.WriteLine($"{config.Preset} preset, {config.Model}, {config.Epochs} epochs, batch {config.BatchSize}; " +
-                                  $"{session.Manifest.TrainRecords} train / {session.Manifest.ValidationRecords} validation / {session.Manifest.TestRecords} test records");
-        }
-        var epochs = session.Manifest.Config.Epochs;
+        var resume = settings.Resume is null ? null : settings.OpenSession(settings.Resume);
+        var config = resume is null ? BuildConfig(settings, dataset) : null;
         var result = ConsoleProgress.Run("Training", progress =>
         {
+            int epochs = 0;
             var run = new TrainingOptions
             {
-                StopAfterEpoch = options.StopAfterEpoch,
-                Cancellation = options.Cancellation,
+                StopAfterEpoch = settings.StopAfterEpoch,
+                Cancellation = cancellationToken,
+                SessionReady = session =>
+                {
+                    epochs = session.Manifest.Config.Epochs;
+                    var m = session.Manifest;
+                    AnsiConsole.WriteLine(resume is not null ? $"Resuming {session.Folder}" : $"Session {session.Number}: {session.Folder}");
+                    if (resume is null)
+                        AnsiConsole.WriteLine($"{m.Config.Preset} preset, {m.Config.Model}, {m.Config.Epochs} epochs, batch {m.Config.BatchSize}; " +
+                                              $"{m.TrainRecords} train / {m.ValidationRecords} validation / {m.TestRecords} test records");
+                },
                 Progress = p =>
                 {
                     if (p.Phase != "train") return; // validation passes are short; the epoch line follows them
-                    progress.Report((p.Epoch - 1) * (double)p.Batches + p.Batch, epochs * (double)p.Batches,
+                    progress.Report((p.Epoch - 1) * (double)p.Batches + p.Batch, p.Epochs * (double)p.Batches,
                     $"epoch {p.Epoch}/{p.Epochs} {p.Phase} batch {p.Batch}/{p.Batches}, {p.SamplesPerSecond:F0} samples/s", p.Eta);
                 },
                 EpochCompleted = m => AnsiConsole.WriteLine(
                     $"epoch {m.Epoch,3}/{epochs}: train loss {m.TrainLoss:F4}, validation loss {m.ValidationLoss:F4}, " +
                     $"macro AUC {m.ValidationMacroAuc:F4}, {m.Seconds:F1} s, {m.TrainSamplesPerSecond:F0} samples/s, RSS {m.ResidentMegabytes:F0} MB"),
             };
-            return Trainer.Run(session, dataset, run);
+            return resume is not null
+                ? Trainer.Resume(resume, dataset, run)
+                : Trainer.Start(settings.Layout, config!, dataset, SplitScheme.Parse(settings.Split), settings.DatasetPath, settings.Notes, run);
         });
         PrintSummary(result);
         return ExitCodes.Success;
@@ -122,6 +127,14 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         if (!config.Equals(preset.ForSamplingRate(dataset.SamplingRate))) config = config with { Preset = config.Preset + " (modified)" };
         try { return config.Validate(); }
         catch (ArgumentException e) { throw new UserError(e.Message); }
+    }
+
+    /// <summary>Choices checked before any work: the split scheme and the architecture.</summary>
+    private static ValidationResult CheckChoices(Settings s)
+    {
+        try { SplitScheme.Parse(s.Split); }
+        catch (ArgumentException e) { return ValidationResult.Error("--split: " + e.Message); }
+        return ValidationResult.Success();
     }
 
     private static void PrintSummary(TrainingResult result)

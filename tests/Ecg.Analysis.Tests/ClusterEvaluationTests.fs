@@ -36,7 +36,7 @@ let tests =
         }
         test "flat labels as in ProcessedDataset give the same result" {
             let clusters, labels = fixture ()
-            let a = FeatureSpace.EvaluateClusters(clusters, Array.concat labels, 5)
+            let a = FeatureSpaceAlgorithms.EvaluateClusters(clusters, Array.concat labels, 5)
             Expect.equal a.Predictions (ClusterEvaluation.evaluate clusters labels).Predictions "same"
         }
         test "metadata buckets: confusion matrix and Hungarian accuracy equal numpy/scipy's" {

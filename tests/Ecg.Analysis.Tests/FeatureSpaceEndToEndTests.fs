@@ -39,7 +39,7 @@ let tests =
     testSequenced <| testList "FeatureSpace end to end (400-record sample)" [
         test "embeddings: npz round trip, Deedle frame, and each row equals CrossLeadCnn.Embed averaged over the evaluation windows" {
             let root, dataset, session = fixture.Force()
-            let run = Embeddings.Run(root, session.Number, dataset, "validation")
+            let run = EmbeddingStage.Run(ArtifactLayout root, session, dataset, DataSplit.Validation)
             let set = run.Set
             Expect.equal run.Path (Path.Combine(root, "feature_space", sprintf "session_%d" session.Number, "embeddings_validation.npz")) "path"
             Expect.equal set.Dimension 128 "128-d"
@@ -84,7 +84,7 @@ let tests =
         test "feature space: summary, projections CSV and offline charts" {
             let root, dataset, session = fixture.Force()
             let steps = Collections.Generic.List<string>()
-            let result = FeatureSpaceStage.Run(root, session.Number, dataset, FeatureSpaceOptions.Default, Action<FeatureSpaceProgress>(fun p -> steps.Add p.Step))
+            let result = FeatureSpaceStage.Run(ArtifactLayout root, session, dataset, FeatureSpaceOptions.Default, Action<FeatureSpaceProgress>(fun p -> steps.Add p.Step))
             let s = result.Summary
             let n = (session.SplitScheme.TestIndices dataset).Length
             Expect.equal s.Split "test" "benchmark split has test records: test by default"
@@ -122,7 +122,7 @@ let tests =
         test "linear probes: per-target folders, numbers in range, numbered sessions that record the training session" {
             let root, dataset, session = fixture.Force()
             let options = { ProbeOptions.Default with Training = { ProbeTrainingOptions.Default with Epochs = 30; BatchSize = 64 } }
-            let result = ProbeStage.Run(root, session.Number, dataset, options, null)
+            let result = ProbeStage.Run(ArtifactLayout root, session, dataset, options, null)
             let s = result.Summary
             Expect.equal s.ProbeSession 1 "first probe session"
             Expect.equal s.Folder (Path.Combine(root, "probe_training_sessions", "session_1")) "folder"
@@ -149,7 +149,7 @@ let tests =
             use layer = torch.nn.Linear(128L, 1L)
             layer.load(Path.Combine(sex.Summary.Folder, "weights.bin")) |> ignore
             Expect.equal (layer.weight.data<float32>().ToArray()) sex.Fit.Model.Weight "weights.bin = model.json weights"
-            let again = ProbeStage.Run(root, session.Number, dataset, { options with Targets = [| "sex" |] }, null)
+            let again = ProbeStage.Run(ArtifactLayout root, session, dataset, { options with Targets = [| "sex" |] }, null)
             Expect.equal again.Summary.ProbeSession 2 "a second run gets session_2"
             Expect.isTrue (File.Exists(Path.Combine(s.Folder, "age", "probe.json"))) "session_1 untouched"
         }

@@ -32,6 +32,15 @@ let tests =
             Expect.stringContains (r.Output + r.Error) "Unknown option 'bogus'" "names the option"
         }
 
+        test "train --help lists every architecture; the choice options list what they accept" {
+            let r = run [ "train"; "--help" ]
+            Expect.equal r.ExitCode 0 r.Error
+            for name in Ecg.Model.ModelFactory.Names do Expect.stringContains r.Output name (sprintf "architecture %s listed" name)
+            let evaluate = run [ "evaluate"; "--help" ]
+            for accepted in [ "train, validation, test or all"; "max, mean"; "best, an epoch number, or an averaged epoch range" ] do
+                Expect.stringContains evaluate.Output accepted (sprintf "evaluate --help: %s" accepted)
+        }
+
         test "doctor passes on the sample and fails on a folder that is not PTB-XL" {
             let good = run [ "doctor"; "--data"; sampleFolder () ]
             Expect.equal good.ExitCode 0 (good.Output + good.Error)

@@ -59,11 +59,23 @@ let tests =
             expectOk meanWindows
             Expect.isTrue (File.Exists(Path.Combine(session, "evaluations", "validation_best_mean.txt"))) "saved beside the max evaluation"
             let macroOf (text: string) = Text.RegularExpressions.Regex.Match(text, @"macro\s+(\d\.\d{4})").Groups.[1].Value
-            Expect.notEqual (macroOf meanWindows.Output) "" "a macro AUC"
-            Expect.notEqual (macroOf meanWindows.Output) (macroOf evaluation.Output) "mean and max of windows differ"
-            let badAggregation = ecgIn work [ "evaluate"; "--aggregation"; "median" ]
-            Expect.equal badAggregation.ExitCode 1 "unknown aggregation"
-            Expect.stringContains badAggregation.Output "median" "named"
+            for r in [ evaluation; meanWindows ] do
+                let auc = Double.Parse(macroOf r.Output, Globalization.CultureInfo.InvariantCulture)
+                Expect.isTrue (auc >= 0.0 && auc <= 1.0) (sprintf "a macro AUC in [0, 1]: %f" auc)
+            // Each report uses thresholds tuned for its own probabilities, and says so: the session's thresholds.json
+            // (max of windows) for the max report, fresh ones (saved beside the reports) for the mean report.
+            Expect.stringContains evaluation.Output "for best weights, windows combined by max; these same records, so optimistic" "max thresholds named"
+            Expect.stringContains meanWindows.Output "for best weights, windows combined by mean; these same records, so optimistic" "mean thresholds named"
+            Expect.isTrue (File.Exists(Path.Combine(session, "evaluations", "thresholds_best_mean.json"))) "mean thresholds saved"
+            // Bad values: a usage error (exit 2) naming the option and what it takes.
+            for arguments, says in [ [ "evaluate"; "--aggregation"; "median" ], "--aggregation 'median': use one of max, mean, whole"
+                                     [ "evaluate"; "--split"; "tset" ], "--split 'tset': use one of train, validation, test, all"
+                                     [ "evaluate"; "--weights"; "final" ], "--weights 'final': use best, an epoch number"
+                                     [ "train"; "--lr"; "abc" ], "--lr 'abc': expected a number"
+                                     [ "evaluate"; "--bootstrap"; "many" ], "--bootstrap 'many': expected a whole number" ] do
+                let r = ecgIn work arguments
+                Expect.equal r.ExitCode 2 (sprintf "%A: a bad command line" arguments)
+                Expect.stringContains r.Output says (sprintf "%A: says what the option takes" arguments)
 
             let averaged = ecgIn work [ "average"; "--epochs"; "1-2"; "--bootstrap"; "0" ]
             expectOk averaged
@@ -76,7 +88,7 @@ let tests =
             Expect.equal tooFar.ExitCode 1 "a range past the last epoch"
             Expect.stringContains tooFar.Output "has completed 2 epochs" "says why"
             let notARange = ecgIn work [ "average"; "--epochs"; "last" ]
-            Expect.equal notARange.ExitCode 1 "not a range"
+            Expect.equal notARange.ExitCode 2 "not a range: a bad command line"
             Expect.stringContains notARange.Output "9-12" "shows the form"
 
             let record = Path.Combine(sampleFolder (), "records100", "00000", "00001_lr")
@@ -113,7 +125,8 @@ let tests =
             expectOk ensemble
             Expect.stringContains ensemble.Output "Ensemble of sessions 1, 2" "names its members"
             Expect.stringContains ensemble.Output "session 2 (xresnet1d18)" "a second architecture"
-            Expect.stringContains ensemble.Output "thresholds tuned for this ensemble on these same validation records" "its own thresholds, flagged as tuned on what they score"
+            Expect.stringContains ensemble.Output "thresholds tuned for this ensemble on validation" "its own thresholds"
+            Expect.stringContains ensemble.Output "these same records, so optimistic" "flagged as tuned on what they score"
             let onTest = ecgIn work [ "ensemble"; "--sessions"; "1,2"; "--bootstrap"; "0" ]
             expectOk onTest
             Expect.stringContains onTest.Output "test split" "the test fold by default"
@@ -123,7 +136,7 @@ let tests =
             Expect.stringContains meanEnsemble.Output "windows combined by mean" "says how windows were combined"
             Expect.isTrue (File.Exists(Path.Combine(work, "artifacts", "ensembles", "sessions_1_2_validation_mean.txt"))) "its own file"
             let single = ecgIn work [ "ensemble"; "--sessions"; "1" ]
-            Expect.equal single.ExitCode 1 "an ensemble needs two sessions"
+            Expect.equal single.ExitCode 2 "an ensemble needs two sessions"
 
             // The original notebooks' split has no validation fold: NaN validation metrics must not break the session files.
             let original = ecgIn work [ "train"; "--epochs"; "1"; "--batch-size"; "64"; "--split"; "original"; "--seed"; "5" ]

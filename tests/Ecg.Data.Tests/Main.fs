@@ -3,4 +3,4 @@ module Ecg.Data.Tests.Main
 open Expecto
 
 [<EntryPoint>]
-let main argv = Tests.runTestsInAssemblyWithCLIArgs [] argv
+let main argv = Tests.runTestsInAssemblyWithCLIArgs [] argv |> Ecg.Tests.TestFolders.finish

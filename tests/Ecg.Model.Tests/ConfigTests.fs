@@ -70,17 +70,17 @@ let tests =
             use model = new CrossLeadCnn(12, 5)
             model.eval()
             use x = TorchSharp.torch.randn(3L, 12L, 400L)
-            use combined = WindowedInference.Logits(model, x, 200, 200, "mean")
+            use combined = WindowedInference.Logits(model, x, 200, 200, WindowAggregation.Mean)
             let probabilities (t: TorchSharp.torch.Tensor) = t.sigmoid().data<float32>().ToArray()
             let pa = probabilities (model.forward(x.narrow(-1L, 0L, 200L)))
             let pb = probabilities (model.forward(x.narrow(-1L, 200L, 200L)))
             let got = probabilities combined
             for i in 0 .. got.Length - 1 do
                 Expect.floatClose Accuracy.medium (float got.[i]) (float (pa.[i] + pb.[i]) / 2.0) (sprintf "entry %d" i)
-            use whole = WindowedInference.Logits(model, x, 200, 200, "whole")
+            use whole = WindowedInference.Logits(model, x, 200, 200, WindowAggregation.Whole)
             use direct = model.forward(x)
             Expect.isTrue (whole.allclose(direct, 1e-5, 1e-6)) "whole: one pass, no windows"
-            Expect.throwsT<System.ArgumentException> (fun () -> WindowedInference.Logits(model, x, 200, 200, "median") |> ignore) "unknown aggregation"
+            Expect.throwsT<Ecg.Data.UserError> (fun () -> WindowAggregations.Parse "median" |> ignore) "unknown aggregation"
             let json = TrainingConfig.BenchmarkPreset.ToJson().Replace("\"eval_aggregation\": \"max\"", "\"eval_aggregation\": \"median\"")
             Expect.stringContains json "median" "edited config"
             Expect.throwsT<System.ArgumentException> (fun () -> TrainingConfig.FromJson(json).Validate() |> ignore) "config refuses it"

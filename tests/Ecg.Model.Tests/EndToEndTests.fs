@@ -21,7 +21,7 @@ let tests =
             Expect.isLessThan (List.last history).TrainLoss (List.head history).TrainLoss "training loss fell"
             let bestAuc = history |> List.map (fun m -> m.ValidationMacroAuc) |> List.max
             Expect.isGreaterThan bestAuc 0.5 "validation macro AUC above chance"
-            let test = Evaluator.Evaluate(result.Session, data, "test")
+            let test = Evaluator.Evaluate(result.Session, data, DataSplit.Test, WeightsChoice.Best)
             printfn "test macro AUC (best epoch %d): %.4f" result.BestEpoch test.MacroAuc
         }
     ]

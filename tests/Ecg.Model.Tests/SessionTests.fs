@@ -22,7 +22,7 @@ let tests =
             Expect.equal (Path.GetFileName first.Folder) "session_1" "folder name"
             let parallelSessions = Parallel.For(0, 8, fun _ -> TrainingSession.Create(artifacts, manifest, "p") |> ignore)
             Expect.isTrue parallelSessions.IsCompleted "parallel creation"
-            let numbers = Directory.GetDirectories(TrainingSession.SessionsRoot artifacts) |> Array.map Path.GetFileName |> Array.sort
+            let numbers = Directory.GetDirectories((Ecg.Data.ArtifactLayout artifacts).TrainingSessions) |> Array.map Path.GetFileName |> Array.sort
             Expect.equal numbers.Length 9 "nine distinct sessions"
             Expect.equal (File.ReadAllText first.NotesPath) "first" "first session's notes untouched"
             let reopened = TrainingSession.Open first.Folder
@@ -72,10 +72,10 @@ let tests =
                 Expect.equal (int f.[0]) data.EcgIds.[test.[r]] "ecg_id"
                 for c in 0 .. 4 do
                     Expect.floatClose Accuracy.high (float probabilities.[r * 5 + c]) (float (System.Single.Parse(f.[2 + c], System.Globalization.CultureInfo.InvariantCulture))) "probability")
-            let thresholds = SessionReport.ReadThresholds s
+            let thresholds = TrainingReport.ReadThresholds s
             Expect.equal thresholds.Length 5 "one threshold per class"
             Expect.stringContains (File.ReadAllText(Path.Combine(s.Folder, "classification_report.txt"))) "macro avg" "sklearn-style report"
-            let evaluation = Evaluator.Evaluate(s, data, "test")
+            let evaluation = Evaluator.Evaluate(s, data, DataSplit.Test, WeightsChoice.Best)
             Expect.equal evaluation.Probabilities.Length (test.Length * 5) "evaluator covers the test split"
         }
 

@@ -67,7 +67,7 @@ let tests =
             Expect.isNonEmpty statistics "the model has BatchNorm"
             Expect.isTrue (statistics |> Map.exists (fun k v -> v <> third.[k])) "statistics recomputed, not copied"
             Expect.isTrue (statistics |> Map.forall (fun _ v -> v |> Array.forall Single.IsFinite)) "finite statistics"
-            let evaluation = Evaluator.Evaluate(session, data, "validation", "2-3")
+            let evaluation = Evaluator.Evaluate(session, data, DataSplit.Validation, WeightsChoice.Parse "2-3")
             Expect.isTrue (evaluation.MacroAuc > 0.5) (sprintf "averaged weights evaluate (macro AUC %.3f)" evaluation.MacroAuc)
             let again = WeightAveraging.Average(session, data, 2, 3)
             Expect.isTrue (sameBytes path again) "deterministic: the same file again"
@@ -88,10 +88,10 @@ let tests =
             let missing = thrown<FileNotFoundException> (fun () -> WeightAveraging.Average(session, data, 1, 2) |> ignore)
             Expect.stringContains missing.Message "epoch_001.bin" "names the missing file"
             Expect.isFalse (File.Exists(session.WeightsPath "1-2")) "nothing written"
-            let bad = thrown<ArgumentException> (fun () -> session.WeightsPath "last" |> ignore)
+            let bad = thrown<UserError> (fun () -> session.WeightsPath "last" |> ignore)
             Expect.stringContains bad.Message "9-12" "says what weights can be"
-            let other = thrown<ArgumentException> (fun () -> WeightAveraging.Average(session, synthetic 90 200 5, 2, 2) |> ignore)
-            Expect.stringContains other.Message "Dataset does not match" "statistics only from the session's own training records"
+            let other = thrown<UserError> (fun () -> WeightAveraging.Average(session, synthetic 90 200 5, 2, 2) |> ignore)
+            Expect.stringContains other.Message "does not fit session" "statistics only from the session's own training records"
             Expect.isFalse (File.Exists(session.WeightsPath "2-2")) "nothing written for another dataset"
         }
     ]

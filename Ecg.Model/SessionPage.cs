@@ -5,27 +5,42 @@ using System.Text.Json;
 using Ecg.Data;
 using Ecg.Model;
 
-namespace Ecg.Cli.Report;
+namespace Ecg.Model;
 
 /// <summary>
 /// One self-contained HTML page per training session, <c>training_sessions/session_N/report.html</c>: it embeds the
 /// session's text outputs (config, data summary, metrics, reports, evaluations, feature-space and probe summaries) and
 /// links or frames its charts by relative path, so the artifacts folder can be moved and the page needs no network.
 /// </summary>
-public static class SessionReportPage
+public static class SessionPage
 {
-    public const string FileName = "report.html";
-
     /// <summary>Writes the page for <paramref name="session"/> (atomically) and returns its path.</summary>
-    public static string Write(string artifactsRoot, TrainingSession session)
+    public static string Write(ArtifactLayout layout, TrainingSession session)
     {
-        var path = Path.Combine(session.Folder, FileName);
-        AtomicFile.WriteAllText(path, Build(artifactsRoot, session));
+        var path = session.Paths.ReportPage;
+        AtomicFile.WriteAllText(path, Build(layout, session));
         return path;
     }
 
+    /// <summary>
+    /// The Report stage: writes the page of session "N", "latest" or every session ("all"), yielding each path as it is
+    /// written; a <see cref="UserError"/> listing the sessions when there is no such one.
+    /// </summary>
+    public static IEnumerable<string> WriteEach(ArtifactLayout layout, string choice, CancellationToken cancel = default)
+    {
+        var numbers = choice.Trim().Equals("all", StringComparison.OrdinalIgnoreCase)
+            ? layout.TrainingSessionNumbers()
+            : new[] { layout.ResolveTrainingSession(choice) };
+        if (numbers.Length == 0) layout.ResolveTrainingSession("latest"); // throws: no session yet
+        foreach (var number in numbers)
+        {
+            cancel.ThrowIfCancellationRequested();
+            yield return Write(layout, TrainingSession.Open(layout.TrainingSessionFolder(number)));
+        }
+    }
+
     /// <summary>The page's HTML.</summary>
-    public static string Build(string artifactsRoot, TrainingSession session)
+    public static string Build(ArtifactLayout layout, TrainingSession session)
     {
         var page = new Page(session.Folder);
         var m = session.Manifest;
@@ -36,15 +51,15 @@ public static class SessionReportPage
             .Select(id => $"<a href=\"#{id}\">{id}</a>")) + "</nav>");
 
         Config(page, session);
-        Data(page, artifactsRoot, session);
+        Data(page, layout, session);
         Metrics(page, session);
-        Curves(page);
-        Classification(page);
-        Confusion(page);
-        Evaluations(page);
-        FeatureSpace(page, artifactsRoot, session);
-        Probes(page, artifactsRoot, session);
-        Files(page);
+        Curves(page, session.Paths);
+        Classification(page, session.Paths);
+        Confusion(page, session.Paths);
+        Evaluations(page, session.Paths);
+        FeatureSpace(page, layout, session);
+        Probes(page, layout, session);
+        Files(page, session.Paths);
         return page.ToHtml($"Training session {session.Number}");
     }
 
@@ -55,7 +70,7 @@ public static class SessionReportPage
         var rows = new List<string[]>();
         Flatten(json.RootElement, "", rows);
         page.Table(new[] { "setting", "value" }, rows);
-        page.Link("config.json");
+        page.Link(session.Paths.Config);
         if (File.Exists(session.NotesPath) && File.ReadAllText(session.NotesPath).Trim() is { Length: > 0 } notes)
             page.Raw($"<h3>Notes</h3><pre>{H(notes)}</pre>");
     }
@@ -70,7 +85,7 @@ public static class SessionReportPage
     }
 
     /// <summary>The preprocess report beside the dataset the session read, or beside a file of that name under processed/.</summary>
-    private static void Data(Page page, string artifactsRoot, TrainingSession session)
+    private static void Data(Page page, ArtifactLayout layout, TrainingSession session)
     {
         page.Section("data", "Data");
         var m = session.Manifest;
@@ -78,7 +93,7 @@ public static class SessionReportPage
                  $"{string.Join(",", m.TrainFolds)} / {string.Join(",", m.ValidationFolds)} / {string.Join(",", m.TestFolds)}); " +
                  $"{m.Samples} samples x {m.LeadNames.Length} leads at {m.SamplingRate.ToString(CultureInfo.InvariantCulture)} Hz; classes {H(string.Join(", ", m.ClassNames))}.</p>");
         if (m.DataFile is null) { page.Missing("The session was trained on data from memory: no dataset file or preprocess report."); return; }
-        var candidates = new[] { m.DataFile, Path.Combine(artifactsRoot, "processed", Path.GetFileName(m.DataFile)) };
+        var candidates = new[] { m.DataFile, Path.Combine(layout.ProcessedFolder, Path.GetFileName(m.DataFile)) };
         var found = candidates.Select(c => Preprocessing.ReportPaths(c).ToValueTuple()).FirstOrDefault(r => File.Exists(r.Item1) || File.Exists(r.Item2));
         page.Raw($"<p>Dataset: <code>{H(m.DataFile)}</code> (SHA-256 {H(m.DataSha256 ?? "-")})</p>");
         if (found == default) { page.Missing($"No preprocess report (<npz stem>_report.json/.txt) beside {m.DataFile}."); return; }
@@ -102,53 +117,53 @@ public static class SessionReportPage
         var lines = File.ReadAllLines(session.MetricsPath).Where(l => l.Length > 0).ToArray();
         var rows = lines.Skip(1).Select(l => l.Split(',').Select(Round).ToArray()).ToList();
         page.Table(lines[0].Split(','), rows);
-        page.Link("metrics.csv");
-        if (File.Exists(session.LogPath)) page.Link("training_log.txt");
+        page.Link(session.MetricsPath);
+        if (File.Exists(session.LogPath)) page.Link(session.LogPath);
     }
 
     private static string Round(string value) =>
         double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && value.Contains('.') || value.Contains('E')
             ? v.ToString("G5", CultureInfo.InvariantCulture) : value;
 
-    private static void Curves(Page page)
+    private static void Curves(Page page, SessionPaths paths)
     {
         page.Section("curves", "Training curves");
         var any = false;
-        foreach (var chart in new[] { "Loss.html", "Accuracy.html", "AUC.html" })
-            if (page.Exists(chart)) { page.Frame(chart); any = true; }
+        foreach (var chart in new[] { "Loss", "Accuracy", "AUC" }.Select(paths.Curve))
+            if (File.Exists(chart)) { page.Frame(chart); any = true; }
         if (!any) page.Missing("No Loss.html / Accuracy.html / AUC.html yet.");
     }
 
-    private static void Classification(Page page)
+    private static void Classification(Page page, SessionPaths paths)
     {
         page.Section("classification", "Classification report and thresholds");
         var any = false;
-        foreach (var file in new[] { "classification_report.txt", "thresholds.json" })
-            if (page.Exists(file)) { page.Raw($"<h3>{H(file)}</h3>"); page.Pre(File.ReadAllText(page.Full(file))); page.Link(file); any = true; }
-        if (page.Exists("predictions.csv")) { page.Link("predictions.csv"); any = true; }
+        foreach (var file in new[] { paths.ClassificationReport, paths.Thresholds })
+            if (File.Exists(file)) { page.Raw($"<h3>{H(Path.GetFileName(file))}</h3>"); page.Pre(File.ReadAllText(file)); page.Link(file); any = true; }
+        if (File.Exists(paths.Predictions)) { page.Link(paths.Predictions); any = true; }
         if (!any) page.Missing("No classification_report.txt, thresholds.json or predictions.csv.");
     }
 
-    private static void Confusion(Page page)
+    private static void Confusion(Page page, SessionPaths paths)
     {
         page.Section("confusion", "Confusion matrices");
-        var files = page.FilesUnder("confusion_matrices", "*.html");
+        var files = Page.FilesIn(paths.ConfusionMatricesFolder, "*.html");
         if (files.Length == 0) { page.Missing("No confusion_matrices/ folder."); return; }
         page.LinkList(files);
     }
 
-    private static void Evaluations(Page page)
+    private static void Evaluations(Page page, SessionPaths paths)
     {
         page.Section("evaluations", "Evaluations (ecg evaluate)");
-        var files = page.FilesUnder("evaluations", "*.txt");
+        var files = Page.FilesIn(paths.EvaluationsFolder, "*.txt");
         if (files.Length == 0) { page.Missing("No evaluations yet (ecg evaluate --session N)."); return; }
         foreach (var file in files) { page.Raw($"<h3>{H(Path.GetFileName(file))}</h3>"); page.Pre(File.ReadAllText(file)); page.Link(file); }
     }
 
-    private static void FeatureSpace(Page page, string artifactsRoot, TrainingSession session)
+    private static void FeatureSpace(Page page, ArtifactLayout layout, TrainingSession session)
     {
         page.Section("feature-space", "Feature space");
-        var folder = Path.Combine(artifactsRoot, "feature_space", TrainingSession.FolderPrefix + session.Number);
+        var folder = layout.FeatureSpace(session.Number);
         if (!Directory.Exists(folder)) { page.Missing($"No feature-space run for this session ({folder})."); return; }
         var summary = Path.Combine(folder, "summary.txt");
         if (File.Exists(summary)) page.Pre(File.ReadAllText(summary));
@@ -156,12 +171,12 @@ public static class SessionReportPage
     }
 
     /// <summary>Probe runs whose probe_session.json names this training session.</summary>
-    private static void Probes(Page page, string artifactsRoot, TrainingSession session)
+    private static void Probes(Page page, ArtifactLayout layout, TrainingSession session)
     {
         page.Section("probes", "Linear probes");
-        var root = Path.Combine(artifactsRoot, "probe_training_sessions");
+        var root = layout.ProbeSessions;
         var runs = Directory.Exists(root)
-            ? Directory.GetDirectories(root, TrainingSession.FolderPrefix + "*").Where(d => ProbesSession(d) == session.Number).Order(StringComparer.Ordinal).ToArray()
+            ? Directory.GetDirectories(root, NumberedFolders.Prefix + "*").Where(d => ProbesSession(d) == session.Number).Order(StringComparer.Ordinal).ToArray()
             : Array.Empty<string>();
         if (runs.Length == 0) { page.Missing("No probe run references this session."); return; }
         foreach (var run in runs)
@@ -187,10 +202,10 @@ public static class SessionReportPage
         catch (JsonException) { return null; }
     }
 
-    private static void Files(Page page)
+    private static void Files(Page page, SessionPaths paths)
     {
         page.Section("files", "Other files");
-        var weights = page.FilesUnder("weights", "*.bin");
+        var weights = Page.FilesIn(paths.WeightsFolder, "*.bin");
         page.Raw($"<p>{weights.Length} weight file(s) in weights/ (best.bin = best validation macro AUC).</p>");
         page.LinkList(weights);
     }
@@ -202,10 +217,8 @@ public static class SessionReportPage
     {
         private readonly StringBuilder body = new();
 
-        public string Full(string relative) => Path.Combine(folder, relative);
-        public bool Exists(string relative) => File.Exists(Full(relative));
-        public string[] FilesUnder(string relative, string pattern) =>
-            Directory.Exists(Full(relative)) ? Directory.GetFiles(Full(relative), pattern).Order(StringComparer.Ordinal).ToArray() : Array.Empty<string>();
+        public static string[] FilesIn(string directory, string pattern) =>
+            Directory.Exists(directory) ? Directory.GetFiles(directory, pattern).Order(StringComparer.Ordinal).ToArray() : Array.Empty<string>();
 
         /// <summary>A relative URL from the session folder, '/'-separated, each segment escaped.</summary>
         public string Href(string path)

@@ -5,7 +5,7 @@ open System
 /// The feature-space analyses with a C#-friendly surface (F# code can use the modules directly).
 /// Rows are `double[][]`: one embedding per record; see FeatureMatrix for conversions.
 [<AbstractClass; Sealed>]
-type FeatureSpace =
+type FeatureSpaceAlgorithms =
     static member KMeans(rows: float[][], options: KMeansOptions) = KMeans.fit options rows
     static member KMeans(rows: float[][], clusters: int, seed: int) = KMeans.fit { KMeansOptions.Default clusters with Seed = seed } rows
     static member Pca(rows: float[][], components: int) = Pca.fit components rows

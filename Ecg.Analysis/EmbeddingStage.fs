@@ -1,0 +1,51 @@
+namespace Ecg.Analysis
+
+open System
+open System.Threading
+open Ecg.Data
+open Ecg.Model
+
+/// Where the embeddings of a run were written.
+[<CLIMutable>]
+type EmbeddingRunResult = { Set: EmbeddingSet; Path: string }
+
+/// The Embed stage: a training session's penultimate-layer embeddings for a split of a dataset (see
+/// Ecg.Model.EmbeddingExtractor for how windowed models embed whole records), saved where the layout says.
+[<AbstractClass; Sealed>]
+type EmbeddingStage private () =
+
+    /// Embeddings of the records at `indices` (in that order), in memory; `split` names them in the set.
+    static member Compute(session: TrainingSession, dataset: ProcessedDataset, indices: int[], split: string, weights: WeightsChoice,
+                          device: string, batchDone: Action<int, int>, cancel: CancellationToken) : EmbeddingSet =
+        SessionCompatibility.Require(session, dataset)
+        use extractor = EmbeddingExtractor.Load(session, weights, device)
+        let values = extractor.EmbedRecords(dataset, indices, batchDone, cancel)
+        let classes = dataset.ClassNames.Length
+        let labels = Array.zeroCreate<byte> (indices.Length * classes)
+        indices |> Array.iteri (fun k i -> Array.blit dataset.Labels (i * classes) labels (k * classes) classes)
+        { SessionNumber = session.Number; Weights = string extractor.Weights; Split = split
+          EcgIds = indices |> Array.map (fun i -> dataset.EcgIds.[i])
+          Embeddings = values; Dimension = extractor.Dimension; Labels = labels; ClassNames = dataset.ClassNames }
+
+    /// Records of a split under the session's scheme; a UserError when it holds none.
+    static member internal Indices(session: TrainingSession, dataset: ProcessedDataset, split: DataSplit) =
+        let indices = session.SplitScheme.IndicesOf(dataset, split)
+        if indices.Length = 0 then
+            raise (UserError(sprintf "The %s split of scheme '%s' holds no records of this dataset (folds %s)."
+                                 (split.Name()) session.Manifest.Split (String.Join(",", session.SplitScheme.FoldsOf split))))
+        indices
+
+    /// Embeds a split (null: test when the dataset has test records, else validation) and writes
+    /// feature_space/session_N/embeddings_<split>.npz.
+    static member Run(layout: ArtifactLayout, session: TrainingSession, dataset: ProcessedDataset, split: Nullable<DataSplit>, weights: WeightsChoice,
+                      device: string, batchDone: Action<int, int>, cancel: CancellationToken) : EmbeddingRunResult =
+        let split = if split.HasValue then split.Value else DataSplits.DefaultForReport(session.SplitScheme, dataset)
+        let indices = EmbeddingStage.Indices(session, dataset, split)
+        let set = EmbeddingStage.Compute(session, dataset, indices, split.Name(), weights, device, batchDone, cancel)
+        let path = layout.Embeddings(session.Number, split.Name())
+        EmbeddingFile.Write(path, set)
+        { Set = set; Path = path }
+
+    /// Run with the best weights, the session's device and no progress.
+    static member Run(layout: ArtifactLayout, session: TrainingSession, dataset: ProcessedDataset, split: DataSplit) =
+        EmbeddingStage.Run(layout, session, dataset, Nullable split, WeightsChoice.Best, null, null, CancellationToken.None)

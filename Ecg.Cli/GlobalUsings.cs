@@ -1,0 +1,2 @@
+global using Ecg.Data;
+global using Ecg.Model;

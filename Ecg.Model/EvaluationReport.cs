@@ -1,0 +1,103 @@
+using System.Globalization;
+using System.Text;
+using Ecg.Data;
+using Ecg.Model.Metrics;
+
+namespace Ecg.Model;
+
+/// <summary>What an evaluation produced: the numbers, the report text, where it was written, the thresholds used.</summary>
+public sealed record EvaluationOutcome(Evaluation Evaluation, string Text, string ReportPath, DecisionThresholds? Thresholds);
+
+/// <summary>
+/// The evaluation report (`ecg evaluate`, `ecg average`, `ecg ensemble`): ROC AUC per class and macro with a bootstrap
+/// interval, then classification reports at 0.5 and at per-class thresholds tuned for exactly the probabilities
+/// reported (their weights and window aggregation), with where they were tuned.
+/// </summary>
+public static class EvaluationReport
+{
+    /// <summary>
+    /// The report's file name under evaluations/: &lt;split&gt;_&lt;weights&gt;, plus _&lt;aggregation&gt; when it is not
+    /// the session's own (so the names of reports written before typed choices stay the same).
+    /// </summary>
+    public static string Name(DataSplit split, WeightsChoice weights, WindowAggregation aggregation, WindowAggregation sessionAggregation) =>
+        $"{split.Name()}_{weights}" + (aggregation != sessionAggregation ? $"_{aggregation.Name()}" : "");
+
+    /// <summary>
+    /// The text: <paramref name="title"/> then AUC per class and macro (with a 90% bootstrap interval over
+    /// <paramref name="bootstrap"/> resamples, none for 0), a classification report at 0.5 and, with thresholds, one at them.
+    /// </summary>
+    public static string Text(string title, Evaluation e, int bootstrap, DecisionThresholds? thresholds)
+    {
+        var s = new StringBuilder();
+        s.AppendLine(title);
+        s.AppendLine("ROC AUC per class:");
+        for (int c = 0; c < e.Classes; c++)
+            s.AppendLine(CultureInfo.InvariantCulture, $"  {e.ClassNames[c],-6} {e.AucPerClass[c]:F4}");
+        s.Append(CultureInfo.InvariantCulture, $"  macro  {e.MacroAuc:F4}");
+        if (bootstrap > 0)
+        {
+            var ci = RocAuc.BootstrapMacro(e.Probabilities, e.Labels, e.Classes, bootstrap, 0, 0.90);
+            s.Append(CultureInfo.InvariantCulture, $"  (90% bootstrap interval {ci.Lower:F4}-{ci.Upper:F4}, {bootstrap} resamples)");
+        }
+        s.AppendLine().AppendLine();
+        s.AppendLine("Classification report at threshold 0.5:");
+        s.AppendLine(ClassificationReport.Compute(e.Labels, Thresholds.Apply(e.Probabilities, e.Classes, DecisionThresholds.Default), e.ClassNames).ToText());
+        if (thresholds is not null)
+        {
+            var same = thresholds.Provenance.TunedOn == e.Split ? "; these same records, so optimistic" : "";
+            s.AppendLine($"Classification report at the per-class thresholds {thresholds.Provenance.Describe()}{same} ({thresholds.Listing()}):");
+            s.AppendLine(ClassificationReport.Compute(e.Labels, Thresholds.Apply(e.Probabilities, e.Classes, thresholds.Values), e.ClassNames).ToText());
+        }
+        return s.ToString();
+    }
+}
+
+/// <summary>The Evaluate stage: a session's weights on a split, the report printed by the CLI and saved under evaluations/.</summary>
+public static class EvaluationStage
+{
+    /// <summary>
+    /// Evaluates <paramref name="weights"/> of the session on <paramref name="split"/> (null: test when the dataset has
+    /// test records, else validation) with windows combined by <paramref name="aggregation"/> (null: the session's),
+    /// and writes evaluations/&lt;name&gt;.txt. Thresholds: the saved ones when they were tuned for these weights and this
+    /// aggregation; else tuned now on the validation records for exactly these probabilities (and saved, so predict finds
+    /// them); none when the scheme has no validation records.
+    /// </summary>
+    public static EvaluationOutcome Run(TrainingSession session, ProcessedDataset dataset, DataSplit? split, WeightsChoice weights,
+                                        WindowAggregation? aggregation, int bootstrap, Action<StageProgress>? progress = null,
+                                        CancellationToken cancel = default)
+    {
+        var chosen = split ?? DataSplits.DefaultForReport(session.SplitScheme, dataset);
+        var how = aggregation ?? session.Aggregation;
+        var evaluation = Evaluate(session, dataset, chosen, weights, how, progress, cancel);
+        var thresholds = ThresholdsFor(session, dataset, weights, how, evaluation, progress, cancel);
+        var text = EvaluationReport.Text($"Session {session.Number}, {evaluation.Split} split, {evaluation.EcgIds.Length} records", evaluation, bootstrap, thresholds);
+        var path = session.Paths.Evaluation(EvaluationReport.Name(chosen, weights, how, session.Aggregation));
+        AtomicFile.WriteAllText(path, text);
+        return new EvaluationOutcome(evaluation, text, path, thresholds);
+    }
+
+    /// <summary>The split's evaluation; a <see cref="UserError"/> naming the folds when it holds no records.</summary>
+    internal static Evaluation Evaluate(TrainingSession session, ProcessedDataset dataset, DataSplit split, WeightsChoice weights,
+                                        WindowAggregation aggregation, Action<StageProgress>? progress, CancellationToken cancel)
+    {
+        var step = $"session {session.Number}, {weights} weights, {split.Name()} records";
+        var evaluation = Evaluator.Evaluate(session, dataset, split, weights, aggregation, cancel,
+            (done, total) => progress?.Invoke(new StageProgress(step, done, total)));
+        if (evaluation.EcgIds.Length == 0)
+            throw new UserError($"The {split.Name()} split of this dataset has no records (folds {string.Join(",", session.SplitScheme.FoldsOf(split))}).");
+        return evaluation;
+    }
+
+    /// <summary>Saved thresholds that fit these probabilities, or fresh ones tuned on validation (null without validation records).</summary>
+    private static DecisionThresholds? ThresholdsFor(TrainingSession session, ProcessedDataset dataset, WeightsChoice weights, WindowAggregation aggregation,
+                                                     Evaluation evaluated, Action<StageProgress>? progress, CancellationToken cancel)
+    {
+        if (DecisionThresholds.Find(session, weights, aggregation) is { } saved) return saved;
+        if (session.SplitScheme.ValidationIndices(dataset).Length == 0) return null;
+        var tuning = evaluated.Split == DataSplit.Validation.Name() ? evaluated
+            : Evaluate(session, dataset, DataSplit.Validation, weights, aggregation, progress, cancel);
+        var tuned = DecisionThresholds.Tune(tuning, weights, aggregation);
+        tuned.Save(session);
+        return tuned;
+    }
+}
