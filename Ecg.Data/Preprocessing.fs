@@ -45,7 +45,15 @@ type PreprocessingFailure =
       Source: string
       Reason: string }
 
-/// What a run did. RecordsInCsv = MalformedRows + OutsideFolds + DroppedWithoutSuperclass + Failed(records) + Kept.
+/// How many of the dataset's records one task keeps (ProcessedDataset.ForTask) and its classes.
+[<CLIMutable>]
+type TaskSummary =
+    { /// The benchmark's name (superdiagnostic, subdiagnostic, diagnostic, form, rhythm, all).
+      Task: string
+      Records: int
+      ClassNames: string[] }
+
+/// What a run did. RecordsInCsv = MalformedRows + OutsideFolds + Failed(records) + Kept (+ rows past MaxRecords).
 [<CLIMutable>]
 type PreprocessingSummary =
     { PtbXlFolder: string
@@ -57,7 +65,8 @@ type PreprocessingSummary =
       MalformedRows: int
       /// Well-formed rows whose strat_fold is not among Folds.
       OutsideFolds: int
-      /// Records with no diagnostic superclass (dropped by the benchmark rule; not read).
+      /// Always 0: every readable record is kept, with or without a superclass (a record without one still has
+      /// form or rhythm labels); Tasks says how many each task keeps. Stays for readers of older reports.
       DroppedWithoutSuperclass: int
       /// Records whose signals were read and checked successfully.
       RecordsRead: int
@@ -66,7 +75,10 @@ type PreprocessingSummary =
       /// Records and rows that failed (malformed rows, missing or corrupt files).
       Failed: int
       Failures: PreprocessingFailure[]
+      /// The superclasses (the file's `labels`/`class_names`).
       ClassNames: string[]
+      /// Records and classes of each benchmark task over the dataset, in the benchmark's order.
+      Tasks: TaskSummary[]
       Samples: int
       Leads: int
       ElapsedSeconds: float
@@ -87,11 +99,14 @@ type PreprocessingSummary =
         line (sprintf "records in CSV:              %d" s.RecordsInCsv)
         line (sprintf "malformed CSV rows:          %d" s.MalformedRows)
         line (sprintf "outside the chosen folds:    %d" s.OutsideFolds)
-        line (sprintf "dropped without superclass:  %d" s.DroppedWithoutSuperclass)
         line (sprintf "records read:                %d" s.RecordsRead)
         line (sprintf "records kept:                %d" s.RecordsKept)
         line (sprintf "failed:                      %d" s.Failed)
-        line (sprintf "classes: %s; %d samples x %d leads; %.1f s" (String.Join(",", s.ClassNames)) s.Samples s.Leads s.ElapsedSeconds)
+        line (sprintf "superclasses: %s; %d samples x %d leads; %.1f s" (String.Join(",", s.ClassNames)) s.Samples s.Leads s.ElapsedSeconds)
+        if not (isNull s.Tasks) && s.Tasks.Length > 0 then
+            line "records and classes per task (records with at least one of the task's labels):"
+            for t in s.Tasks do
+                line (sprintf "  %-16s %6d records, %3d classes" t.Task t.Records t.ClassNames.Length)
         if not (String.IsNullOrEmpty s.OutputPath) then line (sprintf "output: %s" s.OutputPath)
         if not (String.IsNullOrEmpty s.SignalsPath) then line (sprintf "signals: %s (on disk, memory-mapped when read)" s.SignalsPath)
         if not (String.IsNullOrEmpty s.Note) then line (sprintf "note: %s" s.Note)
@@ -107,6 +122,7 @@ type PreprocessingSummary =
 type PreprocessingResult = { Dataset: ProcessedDataset; Summary: PreprocessingSummary }
 
 /// PTB-XL folder -> ProcessedDataset (+ `.npz` and a failure report beside it).
+/// Every readable record is kept, whatever its labels: one dataset serves every task (ProcessedDataset.ForTask).
 /// Bad records are reported and left out; one never stops the run.
 [<AbstractClass; Sealed>]
 type Preprocessing private () =
@@ -151,10 +167,6 @@ type Preprocessing private () =
         let inFolds = db.Records |> Array.filter (fun r -> folds.Length = 0 || Array.BinarySearch(folds, r.StratFold) >= 0)
         let outsideFolds = db.Records.Length - inFolds.Length
         let inFolds = if options.MaxRecords > 0 then Array.truncate options.MaxRecords inFolds else inFolds
-        // Labels come from the CSV alone, so unlabeled records are dropped before any file is read.
-        let labelBuffer = Array.zeroCreate<byte> classes.Length
-        let labeled = inFolds |> Array.filter (fun r -> mapper.Encode(r, Span<byte>(labelBuffer)))
-        let dropped = inFolds.Length - labeled.Length
         let reader = WfdbRecordReader()
         let recordPath (r: PtbXlRecord) = Path.Combine(folder, r.FilenameFor rate)
         let fail (r: PtbXlRecord) (source: string) (reason: string) =
@@ -163,8 +175,8 @@ type Preprocessing private () =
         // allocated once at (nearly always) its final size.
         let mutable samples = 0
         let mutable leadNames: string[] = null
-        let candidates = ResizeArray<PtbXlRecord * WfdbHeader>(labeled.Length)
-        for r in labeled do
+        let candidates = ResizeArray<PtbXlRecord * WfdbHeader>(inFolds.Length)
+        for r in inFolds do
             let name = r.FilenameFor rate
             if String.IsNullOrWhiteSpace name then fail r PtbXlDatabase.DatabaseFileName (sprintf "no filename_%s for %d Hz" (if rate = 100 then "lr" else "hr") rate)
             else
@@ -238,14 +250,18 @@ type Preprocessing private () =
               Labels = labels; ClassNames = classes; StratFolds = pick (fun r -> r.StratFold)
               PatientIds = pick (fun r -> r.PatientId); Age = pick (fun r -> r.Age); Sex = pick (fun r -> r.Sex)
               Height = pick (fun r -> r.Height); Weight = pick (fun r -> r.Weight); Site = pick (fun r -> r.Site)
-              Device = pick (fun r -> r.Device) }
+              Device = pick (fun r -> r.Device); Scp = ScpAnnotations.FromRecords(db.Statements, kept.ToArray()) }
         let jsonPath, textPath = if output = "" then "", "" else Preprocessing.ReportPaths output
         let readFailures = failures.Count - db.Errors.Length
         let summary =
             { PtbXlFolder = folder; SamplingRate = rate; Folds = folds; RecordsInCsv = db.Records.Length + malformedRows
-              MalformedRows = malformedRows; OutsideFolds = outsideFolds; DroppedWithoutSuperclass = dropped
+              MalformedRows = malformedRows; OutsideFolds = outsideFolds; DroppedWithoutSuperclass = 0
               RecordsRead = n; RecordsKept = n; Failed = malformedRows + readFailures
-              Failures = failures.ToArray(); ClassNames = classes; Samples = samples; Leads = leads
+              Failures = failures.ToArray(); ClassNames = classes
+              Tasks = LabelTask.Values |> Array.map (fun task ->
+                  let t = dataset.TaskLabels(task, 0)
+                  { Task = task.Name; Records = t.Records.Length; ClassNames = t.ClassNames })
+              Samples = samples; Leads = leads
               ElapsedSeconds = 0.0; OutputPath = output; SignalsPath = (if onDisk then ProcessedDatasetFile.SignalsPathFor output else "")
               Note = note; ReportJsonPath = jsonPath; ReportTextPath = textPath }
         let dataset =

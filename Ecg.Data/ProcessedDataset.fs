@@ -57,21 +57,27 @@ and [<Sealed>] internal ArraySignals(values: float32[], recordLength: int) =
         indices |> Array.iteri (fun k i -> s.Record(i).Span.CopyTo(Span<float32>(copy, k * recordLength, recordLength)))
         new ArraySignals(copy, recordLength) :> SignalStore
 
-/// Some records of another store, by index (a mapped dataset's Subset: nothing copied, the file stays shared).
-/// It does not own the other store, so disposing it releases nothing.
-and [<Sealed>] internal IndexedSignals(source: SignalStore, indices: int[]) =
+/// Some records of another store, by index (a mapped dataset's Subset, a task's view: nothing copied, the
+/// file stays shared). Disposing it releases the other store only when it owns it (ProcessedDatasetFile.Read
+/// with a task, whose caller never sees the whole dataset); its own Subsets never do.
+and [<Sealed>] internal IndexedSignals(source: SignalStore, indices: int[], ownsSource: bool) =
     inherit SignalStore(indices.Length, source.RecordLength)
     do for i in indices do source.CheckIndex i
+    new(source, indices) = new IndexedSignals(source, indices, false)
     override s.Record(index) =
         s.CheckIndex index
         source.Record(indices.[index])
     override _.Subset(picked) = new IndexedSignals(source, picked |> Array.map (fun k -> indices.[k])) :> SignalStore
     override _.FilePath = source.FilePath
+    override _.Dispose() = if ownsSource then source.Dispose()
 
 /// The preprocessed PTB-XL dataset: what the processed `.npz` file stores.
 /// Arrays are flat and row-major so they move to tensors and NumPy without copies:
 /// Signals is (RecordCount, Samples, Leads) in mV, in memory or mapped from a file (see SignalStore);
 /// Labels is (RecordCount, ClassNames.Length) multi-hot. Metadata missing in PTB-XL is NaN (numbers) or "" (strings).
+/// As preprocessed, a dataset holds every readable record, Labels are the diagnostic superclasses (a row of
+/// zeros for a record without one) and Scp every record's SCP codes; ForTask gives the view one of the
+/// benchmark's tasks trains and evaluates on (its records, labels and classes).
 /// Disposing the dataset releases a mapped signals file (nothing to do in memory). Read's callers may also
 /// just drop it: the mapping's SafeHandles are then released by the garbage collector (see MappedSignals).
 [<CLIMutable>]
@@ -92,7 +98,10 @@ type ProcessedDataset =
       Height: float[]
       Weight: float[]
       Site: float[]
-      Device: string[] }
+      Device: string[]
+      /// Every record's scp_codes dict and the statement table; null for a file written before they were stored
+      /// (or a dataset built without them), where only the superdiagnostic task is available.
+      Scp: ScpAnnotations }
 
     /// Values per record in Signals (Samples * Leads).
     member d.RecordLength = d.Samples * d.Leads
@@ -114,7 +123,40 @@ type ProcessedDataset =
             Signals = d.Signals.Subset indices; Labels = labels; RecordCount = indices.Length
             EcgIds = pick d.EcgIds; StratFolds = pick d.StratFolds; PatientIds = pick d.PatientIds
             Age = pick d.Age; Sex = pick d.Sex; Height = pick d.Height; Weight = pick d.Weight
-            Site = pick d.Site; Device = pick d.Device }
+            Site = pick d.Site; Device = pick d.Device; Scp = (if isNull d.Scp then null else d.Scp.Subset indices) }
+
+    /// The task's labels over this dataset's records (classes counted over all of them, as the benchmark
+    /// counts over the whole database: call it on the whole dataset, then split). A label is kept when more than
+    /// minSamples records have it (the benchmark's min_samples, 0 in its experiments). Without Scp only the
+    /// superdiagnostic task can be derived (from Labels, which are then the superclasses); other tasks raise
+    /// InvalidOperationException saying to preprocess again.
+    member d.TaskLabels(task: LabelTask, minSamples: int) : TaskLabels =
+        if not (isNull d.Scp) then TaskLabeling.Compute(d.Scp, task, minSamples)
+        elif task = LabelTask.Superdiagnostic then TaskLabeling.Select(task, TaskLabeling.LabelSetsOf(d.Labels, d.ClassNames), minSamples)
+        else
+            raise (InvalidOperationException(
+                sprintf "The %s task needs every record's SCP codes, which this dataset does not hold (a file written before they were stored): run `ecg preprocess` again to rebuild it." task.Name))
+
+    /// The dataset one task trains and evaluates on: the records with at least one of the task's labels (in
+    /// dataset order), with the task's Labels and ClassNames. Metadata and Scp are copied; signals are not: the
+    /// view reads the same store (and, like Subset, does not own it). See TaskLabels for the rules.
+    member d.ForTask(task: LabelTask, minSamples: int) : ProcessedDataset = d.ViewOf(d.TaskLabels(task, minSamples), false)
+
+    /// The records, labels and classes of t, signals as a view of this dataset's store (owning it or not).
+    member internal d.ViewOf(t: TaskLabels, ownsSignals: bool) : ProcessedDataset =
+        let pick (a: 'T[]) = t.Records |> Array.map (fun i -> a.[i])
+        { d with
+            Signals = new IndexedSignals(d.Signals, t.Records, ownsSignals) :> SignalStore; RecordCount = t.Records.Length
+            Labels = t.Labels; ClassNames = t.ClassNames
+            EcgIds = pick d.EcgIds; StratFolds = pick d.StratFolds; PatientIds = pick d.PatientIds
+            Age = pick d.Age; Sex = pick d.Sex; Height = pick d.Height; Weight = pick d.Weight
+            Site = pick d.Site; Device = pick d.Device; Scp = (if isNull d.Scp then null else d.Scp.Subset t.Records) }
+
+    /// ForTask(task, 0): the benchmark's rule (every label that occurs is a class).
+    member d.ForTask(task: LabelTask) : ProcessedDataset = d.ForTask(task, 0)
+
+    /// True when the dataset holds every record's SCP codes (any task can be derived).
+    member d.HasScpCodes = not (isNull d.Scp)
 
     interface IDisposable with
         member d.Dispose() = if not (isNull (box d.Signals)) then d.Signals.Dispose()

@@ -11,6 +11,11 @@ open System.Text
 /// signals <f4 (N, T, L); ecg_ids <i4 (N,); labels |u1 (N, C); class_names <U (C,); lead_names <U (L,);
 /// strat_fold <i4 (N,); patient_id, age, sex, height, weight, site <f8 (N,) with NaN for missing;
 /// device <U (N,); sampling_rate <f8 scalar.
+/// Every record's SCP codes (see ScpAnnotations and docs/data.md), compressed-row style over the K rows of
+/// scp_statements.csv: scp_code_names <U (K,); scp_code_diagnostic, scp_code_form, scp_code_rhythm |u1 (K,);
+/// scp_code_diagnostic_class, scp_code_diagnostic_subclass <U (K,) ("" when blank); scp_offsets <i4 (N+1,);
+/// scp_code_index <i4 (M,) into scp_code_names; scp_likelihood <f4 (M,). Files written before these arrays
+/// existed still read (Scp is then null). `labels`/`class_names` stay the superclasses of every record.
 /// With the signals on disk, `signals` is left out and `signals_file` (<U scalar) names a plain `.npy` beside the
 /// npz (`<stem>_signals.npy`, <f4 C order (N, T, L)) that is memory-mapped when read (see MappedSignals).
 [<AbstractClass; Sealed>]
@@ -70,6 +75,7 @@ type ProcessedDatasetFile private () =
                            "Age", d.Age.Length; "Sex", d.Sex.Length; "Height", d.Height.Length; "Weight", d.Weight.Length
                            "Site", d.Site.Length; "Device", d.Device.Length ] do
             check name (int64 len) (int64 n)
+        if not (isNull d.Scp) then check "Scp records" (int64 d.Scp.RecordCount) (int64 n)
 
     /// The npz (every array; `signals` only when signalsFile is null, else `signals_file`) in a temporary file
     /// beside `full`, flushed to disk. Returns the temporary path.
@@ -104,6 +110,19 @@ type ProcessedDatasetFile private () =
                     ProcessedDatasetFile.WriteNumbers(zip, compression, "site", "<f8", [| n |], d.Site)
                     writeStrings zip compression "device" d.Device [| n |]
                     ProcessedDatasetFile.WriteNumbers(zip, compression, "sampling_rate", "<f8", [||], [| d.SamplingRate |])
+                    if not (isNull d.Scp) then
+                        let scp = d.Scp
+                        let k = int64 scp.CodeNames.Length
+                        let flags (values: bool[]) = values |> Array.map (fun v -> if v then 1uy else 0uy)
+                        writeStrings zip compression "scp_code_names" scp.CodeNames [| k |]
+                        ProcessedDatasetFile.WriteNumbers(zip, compression, "scp_code_diagnostic", "|u1", [| k |], flags scp.IsDiagnostic)
+                        ProcessedDatasetFile.WriteNumbers(zip, compression, "scp_code_form", "|u1", [| k |], flags scp.IsForm)
+                        ProcessedDatasetFile.WriteNumbers(zip, compression, "scp_code_rhythm", "|u1", [| k |], flags scp.IsRhythm)
+                        writeStrings zip compression "scp_code_diagnostic_class" scp.DiagnosticClass [| k |]
+                        writeStrings zip compression "scp_code_diagnostic_subclass" scp.DiagnosticSubclass [| k |]
+                        ProcessedDatasetFile.WriteNumbers(zip, compression, "scp_offsets", "<i4", [| n + 1L |], scp.Offsets)
+                        ProcessedDatasetFile.WriteNumbers(zip, compression, "scp_code_index", "<i4", [| int64 scp.CodeIndex.Length |], scp.CodeIndex)
+                        ProcessedDatasetFile.WriteNumbers(zip, compression, "scp_likelihood", "<f4", [| int64 scp.Likelihood.Length |], scp.Likelihood)
                 fs.Flush(true)
             temp
         with _ ->
@@ -234,6 +253,25 @@ type ProcessedDatasetFile private () =
             expectLength name len n counted
         expectLength "labels" (int labelShape.[0]) n counted
         expectLength "labels" (int labelShape.[1]) classNames.Length "columns (class_names has that many)"
+        // SCP codes: all nine arrays or none (a file written before they existed).
+        let scpArrays = [ "scp_code_names"; "scp_code_diagnostic"; "scp_code_form"; "scp_code_rhythm"; "scp_code_diagnostic_class"
+                          "scp_code_diagnostic_subclass"; "scp_offsets"; "scp_code_index"; "scp_likelihood" ]
+        let scp =
+            match scpArrays |> List.filter (fun a -> isNull (zip.GetEntry(a + ".npy"))) with
+            | missing when missing.Length = scpArrays.Length -> null
+            | [] ->
+                let flags name = fst (readU8 name 1) |> Array.map (fun v -> v <> 0uy)
+                let names = readStrings "scp_code_names"
+                let isDiagnostic, isForm, isRhythm = flags "scp_code_diagnostic", flags "scp_code_form", flags "scp_code_rhythm"
+                let classes, subclasses = readStrings "scp_code_diagnostic_class", readStrings "scp_code_diagnostic_subclass"
+                let offsets, _ = readI32 "scp_offsets" 1
+                let codeIndex, _ = readI32 "scp_code_index" 1
+                let likelihood, _ = readF32 "scp_likelihood" 1
+                expectLength "scp_offsets" offsets.Length (n + 1) "values (one more than records)"
+                match ScpAnnotations.Problem(names, isDiagnostic, isForm, isRhythm, classes, subclasses, offsets, codeIndex, likelihood) with
+                | Some(name, message) -> fail name message
+                | None -> ScpAnnotations(names, isDiagnostic, isForm, isRhythm, classes, subclasses, offsets, codeIndex, likelihood)
+            | missing -> fail missing.Head "missing from the file, though other scp_* arrays are there"
         let store, samples, leads =
             if isNull signalsFile then
                 expectLength "lead_names" leadNames.Length (int sigShape.[2]) "names (signals has that many leads)"
@@ -243,7 +281,23 @@ type ProcessedDatasetFile private () =
                 mapped :> SignalStore, mapped.Samples, leadNames.Length
         { Signals = store; RecordCount = n; Samples = samples; Leads = leads; SamplingRate = rate.[0]
           LeadNames = leadNames; EcgIds = ecgIds; Labels = labels; ClassNames = classNames; StratFolds = folds
-          PatientIds = patient; Age = age; Sex = sex; Height = height; Weight = weight; Site = site; Device = device }
+          PatientIds = patient; Age = age; Sex = sex; Height = height; Weight = weight; Site = site; Device = device; Scp = scp }
+
+    /// Read, then the task's view (ProcessedDataset.ForTask with min_samples 0) that owns the file's mapped
+    /// signals: disposing it releases them. A file without SCP codes serves the superdiagnostic task only;
+    /// other tasks raise InvalidOperationException saying to preprocess again.
+    static member Read(path: string, task: LabelTask) : ProcessedDataset =
+        let whole = ProcessedDatasetFile.Read path
+        try whole.ViewOf(whole.TaskLabels(task, 0), true)
+        with _ ->
+            (whole :> IDisposable).Dispose()
+            reraise ()
+
+    /// Whether the npz at `path` holds every record's SCP codes (reads only the zip's directory): false for a
+    /// file written before they were stored, which serves the superdiagnostic task only.
+    static member HasScpCodes(path: string) : bool =
+        use zip = ZipFile.OpenRead path
+        not (isNull (zip.GetEntry "scp_offsets.npy"))
 
     /// The full path of the signals `.npy` that the npz at `path` names (array signals_file), or null when its
     /// signals are inside it. Reads only that array; use Read to check the pair.

@@ -136,7 +136,12 @@ type PtbXlDatabase =
 
     /// Reads `ptbxl_database.csv`: well-formed records and errors for malformed rows.
     /// A file without the required columns (ecg_id, scp_codes, strat_fold, filename_lr) raises InvalidDataException.
-    static member ReadRecords(path: string) : PtbXlRecord[] * PtbXlRowError[] =
+    static member ReadRecords(path: string) : PtbXlRecord[] * PtbXlRowError[] = PtbXlDatabase.ReadRecords(path, null)
+
+    /// ReadRecords; with statementCodes (not null), a row whose scp_codes names a code outside them is an error too
+    /// (every task's labels are looked up in scp_statements.csv, so an unknown code is a typo or a mismatched file).
+    static member ReadRecords(path: string, statementCodes: string[]) : PtbXlRecord[] * PtbXlRowError[] =
+        let known = if isNull statementCodes then null else HashSet<string>(statementCodes, StringComparer.Ordinal)
         let file = Path.GetFileName path
         let rows = CsvReader.ReadFile path
         if rows.Length = 0 then raise (InvalidDataException(sprintf "%s is empty (no header row)" file))
@@ -184,7 +189,11 @@ type PtbXlDatabase =
                         | _ -> err "recording_date" (sprintf "'%s' is not a date yyyy-MM-dd HH:mm:ss" t); Nullable()
                 let codes =
                     match ScpCodesLiteral.TryParse(text "scp_codes") with
-                    | Result.Ok c -> c
+                    | Result.Ok c ->
+                        if not (isNull known) then
+                            for unknown in c |> Array.filter (fun x -> not (known.Contains x.Code)) do
+                                err "scp_codes" (sprintf "code '%s' is not in %s" unknown.Code PtbXlDatabase.StatementsFileName)
+                        c
                     | Result.Error e -> err "scp_codes" e; [||]
                 let ecgId = integer "ecg_id"
                 let fold = integer "strat_fold"
@@ -242,14 +251,15 @@ type PtbXlDatabase =
             errors.AddRange rowErrors
         statements.ToArray(), errors.ToArray()
 
-    /// Loads both files from a PTB-XL folder. Malformed rows end up in Errors; missing files raise FileNotFoundException.
+    /// Loads both files from a PTB-XL folder. Malformed rows end up in Errors (a record whose scp_codes names a code
+    /// that scp_statements.csv lacks is one); missing files raise FileNotFoundException.
     static member Load(folder: string) : PtbXlDatabase =
         let dbPath = Path.Combine(folder, PtbXlDatabase.DatabaseFileName)
         let stPath = Path.Combine(folder, PtbXlDatabase.StatementsFileName)
         for p in [ dbPath; stPath ] do
             if not (File.Exists p) then raise (FileNotFoundException(sprintf "%s not found in %s (is this a PTB-XL folder?)" (Path.GetFileName p) folder, p))
-        let records, recordErrors = PtbXlDatabase.ReadRecords dbPath
         let statements, statementErrors = PtbXlDatabase.ReadStatements stPath
+        let records, recordErrors = PtbXlDatabase.ReadRecords(dbPath, statements |> Array.map (fun s -> s.Code))
         { Folder = Path.GetFullPath folder; Records = records; Statements = statements; Errors = Array.append statementErrors recordErrors }
 
     /// ptbxl_database.csv as a frame indexed by ecg_id with explicit column types: float (NaN = missing)

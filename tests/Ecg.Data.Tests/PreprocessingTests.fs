@@ -9,34 +9,39 @@ open Ecg.Data.Tests.TestData
 [<Tests>]
 let tests =
     testList "Preprocessing" [
-        test "the 400-record sample: 390 kept, 10 dropped without superclass, none failed; signals and labels as read directly" {
+        test "the 400-record sample: all 400 kept (10 without a superclass), none failed; signals and labels as read directly" {
             let folder = sampleFolder ()
             use tmp = new TempFolder()
             let output = Path.Combine(tmp.Path, "ptbxl_100hz.npz")
             let progress = ResizeArray<PreprocessingProgress>()
             let result = Preprocessing.Run({ PreprocessingOptions.Create(folder, output) with SamplingRate = 100 }, Action<_>(progress.Add))
             let s = result.Summary
-            Expect.equal (s.RecordsInCsv, s.DroppedWithoutSuperclass, s.RecordsRead, s.RecordsKept, s.Failed) (400, 10, 390, 390, 0) "counts"
+            Expect.equal (s.RecordsInCsv, s.DroppedWithoutSuperclass, s.RecordsRead, s.RecordsKept, s.Failed) (400, 0, 400, 400, 0) "counts"
+            // Per task, as benchmark_task_labels.py counts them on the sample (see LabelTaskTests).
+            Expect.equal (s.Tasks |> Array.map (fun t -> t.Task, t.Records, t.ClassNames.Length))
+                [| "all", 400, 53; "diagnostic", 390, 32; "subdiagnostic", 390, 21; "superdiagnostic", 390, 5; "form", 98, 17; "rhythm", 382, 8 |] "tasks"
             let d = result.Dataset
-            Expect.equal (d.RecordCount, d.Samples, d.Leads, d.SamplingRate) (390, 1000, 12, 100.0) "shape"
+            Expect.equal (d.RecordCount, d.Samples, d.Leads, d.SamplingRate) (400, 1000, 12, 100.0) "shape"
             Expect.equal d.ClassNames [| "CD"; "HYP"; "MI"; "NORM"; "STTC" |] "classes"
             // Record 00001 read on its own equals its slot.
             let one = WfdbRecordReader().Read(Path.Combine(folder, "records100/00000/00001_lr"))
             Expect.equal (d.Signal(0).ToArray()) one.Signal "first record's signal"
             Expect.equal (d.LabelsOf(0).ToArray()) [| 0uy; 0uy; 0uy; 1uy; 0uy |] "record 1 is NORM"
-            Expect.equal progress.[progress.Count - 1].RecordsDone 390 "progress reaches the end"
+            Expect.equal progress.[progress.Count - 1].RecordsDone 400 "progress reaches the end"
             let back = ProcessedDatasetFile.Read output
             Expect.isTrue (ProcessedDatasetFileTests.equalDatasets d back) "file holds the dataset"
             let json, txt = Preprocessing.ReportPaths output
             Expect.isTrue (File.Exists json && File.Exists txt) "reports written"
-            Expect.stringContains (File.ReadAllText txt) "records kept:                390" "readable report"
+            Expect.stringContains (File.ReadAllText txt) "records kept:                400" "readable report"
+            Expect.stringContains (File.ReadAllText txt) "  superdiagnostic     390 records,   5 classes" "per task"
+            Expect.isTrue (back.HasScpCodes && ProcessedDatasetFile.HasScpCodes output) "the file holds the SCP codes"
         }
         test "folds filter and 500 Hz records" {
             let r = Preprocessing.Run({ PreprocessingOptions.Create(sample500Folder (), null) with SamplingRate = 500; Folds = [| 1 .. 10 |] })
             // The 500 Hz sample has records for ids 1-100 only: the other CSV rows fail as missing files.
             Expect.equal (r.Dataset.Samples, r.Dataset.Leads) (5000, 12) "shape"
             Expect.isTrue (r.Dataset.EcgIds |> Array.forall (fun id -> id <= 100)) "ids"
-            Expect.isGreaterThan r.Dataset.RecordCount 90 "most of the 100 are labeled"
+            Expect.equal r.Dataset.RecordCount 100 "all 100 records read"
             Expect.isTrue (r.Summary.Failures |> Array.forall (fun f -> f.EcgId > 100 && f.Reason.Contains "not found")) "failures are the missing files"
             let only9 = Preprocessing.Run({ PreprocessingOptions.Create(sampleFolder (), null) with Folds = [| 9 |] })
             Expect.isTrue (only9.Dataset.StratFolds |> Array.forall ((=) 9)) "fold 9 only"
@@ -45,13 +50,13 @@ let tests =
         test "MaxRecords reads only the first N rows of the chosen folds" {
             let all = Preprocessing.Run(PreprocessingOptions.Create(sampleFolder (), null))
             let first = Preprocessing.Run({ PreprocessingOptions.Create(sampleFolder (), null) with MaxRecords = 50 })
-            // 50 CSV rows in, fewer kept (rows without a superclass are dropped), and they are the first ones.
-            Expect.equal (first.Summary.RecordsRead + first.Summary.DroppedWithoutSuperclass) 50 "50 rows considered"
+            // 50 CSV rows in, all kept, and they are the first ones.
+            Expect.equal first.Summary.RecordsRead 50 "50 rows considered"
             Expect.sequenceEqual first.Dataset.EcgIds (Array.truncate first.Dataset.RecordCount all.Dataset.EcgIds) "the first records, in order"
             Expect.sequenceEqual (first.Dataset.Signals.ToArray()) (Array.truncate (int first.Dataset.Signals.Length) (all.Dataset.Signals.ToArray())) "same signals"
             let fold9 = Preprocessing.Run({ PreprocessingOptions.Create(sampleFolder (), null) with Folds = [| 9 |]; MaxRecords = 10 })
             Expect.isTrue (fold9.Dataset.StratFolds |> Array.forall ((=) 9)) "within the fold filter"
-            Expect.equal (fold9.Summary.RecordsRead + fold9.Summary.DroppedWithoutSuperclass) 10 "10 rows of fold 9"
+            Expect.equal fold9.Summary.RecordsRead 10 "10 rows of fold 9"
             Expect.throws (fun () -> Preprocessing.Run({ PreprocessingOptions.Create(sampleFolder (), null) with MaxRecords = -1 }) |> ignore) "negative refused"
         }
         test "damaged copies: each bad record is reported with its reason and the run goes on" {
@@ -89,9 +94,11 @@ let tests =
             Expect.equal (s.RecordsInCsv, s.MalformedRows, s.Failed) (20, 1, 6) "counts"
             let db = PtbXlDatabase.Load tmp.Path
             let mapper = SuperclassMapper.FromDatabase db
-            let expectedKept = db.Records |> Array.filter (fun r -> not (List.contains r.EcgId [ 2; 3; 4; 5; 7 ]) && mapper.Superclasses(r).Length > 0) |> Array.map (fun r -> r.EcgId)
+            let expectedKept = db.Records |> Array.filter (fun r -> not (List.contains r.EcgId [ 2; 3; 4; 5; 7 ])) |> Array.map (fun r -> r.EcgId)
             Expect.equal result.Dataset.EcgIds expectedKept "kept records"
-            Expect.equal (s.RecordsKept + s.DroppedWithoutSuperclass + s.Failed) s.RecordsInCsv "every row accounted for"
+            let superdiagnostic = expectedKept |> Array.filter (fun id -> mapper.Superclasses(db.Records |> Array.find (fun r -> r.EcgId = id)).Length > 0)
+            Expect.equal (result.Dataset.ForTask(LabelTask.Superdiagnostic).EcgIds) superdiagnostic "the superdiagnostic task's records"
+            Expect.equal (s.RecordsKept + s.Failed) s.RecordsInCsv "every row accounted for"
             Expect.equal (ProcessedDatasetFile.Read(Path.Combine(tmp.Path, "out.npz"))).RecordCount s.RecordsKept "file written"
         }
     ]

@@ -36,11 +36,34 @@ let genDataset =
         let! device = Gen.arrayOfLength n str
         let! leadNames = Gen.arrayOfLength leads str
         let! rate = Gen.elements [ 100.0; 500.0; nan ]
+        // SCP codes or none (a file of the layout before they were stored): K statements, 0-3 codes a record.
+        let! withScp = Gen.elements [ true; false ]
+        let! k = Gen.choose (1, 4)
+        let! perRecord = Gen.arrayOfLength n (Gen.choose (0, 3))
+        let m = Array.sum perRecord
+        let! codeIndex = Gen.arrayOfLength m (Gen.choose (0, k - 1))
+        let! likelihood = Gen.arrayOfLength m (Gen.elements [ 0.0f; 15.0f; 50.0f; 100.0f; nanf ])
+        let! flags = Gen.arrayOfLength (3 * k) (Gen.elements [ true; false ])
+        let! scpClasses = Gen.arrayOfLength (2 * k) str
+        let scp =
+            if not withScp then null
+            else
+                ScpAnnotations(Array.init k (sprintf "C%d/Ü"), flags.[0 .. k - 1], flags.[k .. 2 * k - 1], flags.[2 * k ..],
+                               scpClasses.[0 .. k - 1], scpClasses.[k ..], Array.scan (+) 0 perRecord, codeIndex, likelihood)
         return
             { Signals = SignalStore.OfArray(signals, samples * leads); RecordCount = n; Samples = samples; Leads = leads; SamplingRate = rate; LeadNames = leadNames
               EcgIds = ids; Labels = labels; ClassNames = Array.init classes (fun i -> sprintf "C%d" i); StratFolds = folds
-              PatientIds = p; Age = a; Sex = s; Height = h; Weight = w; Site = site; Device = device }
+              PatientIds = p; Age = a; Sex = s; Height = h; Weight = w; Site = site; Device = device; Scp = scp }
     }
+
+let sameScp (a: ScpAnnotations) (b: ScpAnnotations) =
+    match a, b with
+    | null, null -> true
+    | null, _ | _, null -> false
+    | a, b ->
+        a.CodeNames = b.CodeNames && a.IsDiagnostic = b.IsDiagnostic && a.IsForm = b.IsForm && a.IsRhythm = b.IsRhythm
+        && a.DiagnosticClass = b.DiagnosticClass && a.DiagnosticSubclass = b.DiagnosticSubclass && a.Offsets = b.Offsets
+        && a.CodeIndex = b.CodeIndex && sameSingles a.Likelihood b.Likelihood
 
 let equalDatasets (a: ProcessedDataset) (b: ProcessedDataset) =
     sameSingles (a.Signals.ToArray()) (b.Signals.ToArray()) && a.RecordCount = b.RecordCount && a.Samples = b.Samples && a.Leads = b.Leads
@@ -48,12 +71,13 @@ let equalDatasets (a: ProcessedDataset) (b: ProcessedDataset) =
     && a.Labels = b.Labels && a.ClassNames = b.ClassNames && a.StratFolds = b.StratFolds
     && sameFloats a.PatientIds b.PatientIds && sameFloats a.Age b.Age && sameFloats a.Sex b.Sex
     && sameFloats a.Height b.Height && sameFloats a.Weight b.Weight && sameFloats a.Site b.Site && a.Device = b.Device
+    && sameScp a.Scp b.Scp
 
 let small () =
     { Signals = SignalStore.OfArray([| 1.0f; nanf; -2.5f; 0.125f |], 2); RecordCount = 2; Samples = 1; Leads = 2; SamplingRate = 100.0
       LeadNames = [| "I"; "II" |]; EcgIds = [| 7; 9 |]; Labels = [| 1uy; 0uy; 0uy; 1uy |]; ClassNames = [| "A"; "B" |]
       StratFolds = [| 1; 10 |]; PatientIds = [| 1.0; nan |]; Age = [| 56.0; nan |]; Sex = [| 0.0; 1.0 |]
-      Height = [| nan; 180.0 |]; Weight = [| 63.0; nan |]; Site = [| 0.0; 2.0 |]; Device = [| "CS-12   E"; "" |] }
+      Height = [| nan; 180.0 |]; Weight = [| 63.0; nan |]; Site = [| 0.0; 2.0 |]; Device = [| "CS-12   E"; "" |]; Scp = null }
 
 let expectInvalid (f: unit -> unit) (fragments: string list) =
     try f (); failtest "expected InvalidDataException"

@@ -3,7 +3,7 @@
 /// Checked once by hand with NumPy 1.24 (python3-numpy) on the files of the first test:
 /// np.load('ptbxl_100hz.npz', allow_pickle=False) lists every array but signals, and str(z['signals_file'])
 /// is 'ptbxl_100hz_signals.npy'; np.load('ptbxl_100hz_signals.npy', mmap_mode='r') is a memmap float32
-/// (390, 1000, 12) equal to the in-memory npz's z['signals']. The project itself needs no Python.
+/// (400, 1000, 12) equal to the in-memory npz's z['signals']. The project itself needs no Python.
 module Ecg.Data.Tests.SignalsOnDiskTests
 
 open System
@@ -60,7 +60,7 @@ let tests =
             Expect.isTrue (onDisk stream) "mapped"
             Expect.equal stream.Signals.FilePath (Path.Combine(tmp.Path, "disk", "ptbxl_100hz_signals.npy")) "maps the final file"
             Expect.equal summary.SignalsPath stream.Signals.FilePath "summary names the signals file"
-            Expect.equal (summary.RecordsKept, summary.Failed, summary.Note) (390, 0, "") "counts, no note"
+            Expect.equal (summary.RecordsKept, summary.Failed, summary.Note) (400, 0, "") "counts, no note"
             Expect.isTrue (equalDatasets inMemory.Dataset stream) "the run's datasets: same signals, ids, labels, metadata"
             use back = ProcessedDatasetFile.Read diskNpz
             Expect.isTrue (onDisk back) "read maps the signals"

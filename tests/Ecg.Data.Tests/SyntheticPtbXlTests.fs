@@ -175,8 +175,9 @@ let syntheticTests =
             let result = Preprocessing.Run({ PreprocessingOptions.Create(tmp.Path, Path.Combine(tmp.Path, "synthetic.npz")) with SamplingRate = 100 })
             let s = result.Summary
             Expect.equal s.Failed 0 (sprintf "no failures: %A" s.Failures)
-            Expect.equal s.DroppedWithoutSuperclass g.RecordsWithoutSuperclass "unlabeled records dropped"
-            Expect.equal s.RecordsKept (200 - g.RecordsWithoutSuperclass) "the rest kept"
+            Expect.equal s.RecordsKept 200 "every record kept"
+            let superdiagnostic = s.Tasks |> Array.find (fun t -> t.Task = "superdiagnostic")
+            Expect.equal superdiagnostic.Records (200 - g.RecordsWithoutSuperclass) "the superdiagnostic task leaves out the unlabeled ones"
             let d = result.Dataset
             Expect.equal d.ClassNames g.ClassNames "classes"
             let counts = Array.init d.ClassNames.Length (fun c -> Seq.sum (seq { for i in 0 .. d.RecordCount - 1 -> int d.Labels.[i * d.ClassNames.Length + c] }))

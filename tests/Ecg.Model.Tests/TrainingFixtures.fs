@@ -16,7 +16,7 @@ let private datasetOf (signals: float32[]) records samples rate (ecgIds: int[]) 
       LeadNames = leadNames; EcgIds = ecgIds; Labels = labels; ClassNames = classNames; StratFolds = folds
       PatientIds = Array.create records nan; Age = Array.create records nan; Sex = Array.create records nan
       Height = Array.create records nan; Weight = Array.create records nan; Site = Array.create records nan
-      Device = Array.create records "" }
+      Device = Array.create records ""; Scp = null }
 
 /// Noise plus, for each positive class c, an offset on lead c: learnable from any crop. Folds cycle 1..10.
 let synthetic (records: int) (samples: int) (seed: int) : ProcessedDataset =
