@@ -46,11 +46,19 @@ public sealed class EmbeddingExtractor : IDisposable
             throw new NotSupportedException($"Session '{session.Folder}' uses model '{config.Model}', which has no embedding layer.");
         }
         var model = created;
-        model.to(resolved);
-        model.load(path);
-        model.eval();
-        return new EmbeddingExtractor(session, model, session.LoadStandardisation(), resolved,
-                                      string.IsNullOrWhiteSpace(weights) ? "best" : weights.Trim().ToLowerInvariant());
+        try
+        {
+            model.to(resolved);
+            Checkpoint.LoadWeights(model, session, path);
+            model.eval();
+            return new EmbeddingExtractor(session, model, session.LoadStandardisation(), resolved,
+                                          string.IsNullOrWhiteSpace(weights) ? "best" : weights.Trim().ToLowerInvariant());
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
@@ -81,7 +89,7 @@ public sealed class EmbeddingExtractor : IDisposable
             {
                 // Still not finite: the weights in memory may be corrupted; read them again from disk once.
                 TransientFaults.Log?.Invoke($"reloading {Session.WeightsPath(Weights)} and embedding records {offset}-{offset + count - 1} again");
-                model.load(Session.WeightsPath(Weights));
+                Checkpoint.LoadWeights(model, Session, Session.WeightsPath(Weights));
                 embedded = Embed(model, input, config.EvalWindow, config.EvalStride).cpu();
             }
             embedded.data<float>().CopyTo(result.AsSpan(offset * dimension, count * dimension));

@@ -44,10 +44,18 @@ public sealed class Predictor : IDisposable
                 (WeightAveraging.ParseRange(weights) is not null ? $": average those epochs first (ecg average --session {session.Number} --epochs {weights.Trim()})." : "."), path);
         var resolved = Devices.Resolve(device ?? config.Device);
         var model = ModelFactory.Create(config, session.Manifest.LeadNames.Length, session.Manifest.ClassNames.Length);
-        model.to(resolved);
-        model.load(path);
-        model.eval();
-        return new Predictor(session, model, session.LoadStandardisation(), resolved, path, config);
+        try
+        {
+            model.to(resolved);
+            Checkpoint.LoadWeights(model, session, path);
+            model.eval();
+            return new Predictor(session, model, session.LoadStandardisation(), resolved, path, config);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
@@ -84,7 +92,7 @@ public sealed class Predictor : IDisposable
         {
             // The weights in memory may be corrupted (see TransientFaults): read them again from disk once.
             TransientFaults.Log?.Invoke($"{e.Message} Reloading {weightsPath} and predicting again.");
-            model.load(weightsPath);
+            Checkpoint.LoadWeights(model, Session, weightsPath);
             logits = ModelRunner.Logits(model, batches, indices, ClassNames.Length, config, cancel: cancel);
         }
         return ModelRunner.Sigmoid(logits);

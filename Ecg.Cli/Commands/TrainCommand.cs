@@ -54,6 +54,8 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         public string? Resume { get; init; }
         [CommandOption("--stop-after-epoch <N>")] [Description("Stop once epoch N is saved (resume later with --resume).")]
         public int? StopAfterEpoch { get; init; }
+        [CommandOption("--from-epoch <E>")] [Description("With --resume: go back to the end of epoch E (0: the start) and train the later epochs again, e.g. after a damaged checkpoint (the error names the last intact epoch). Recorded in state.json.")]
+        public int? FromEpoch { get; init; }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
@@ -65,10 +67,21 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         if (settings.Resume is not null)
         {
             session = Artifacts.OpenSession(root, settings.Resume);
+            RollbackRecord? rollback = null;
+            if (settings.FromEpoch is int from)
+            {
+                try { rollback = Trainer.RollBack(session, from); }
+                catch (ArgumentException e) { throw new UserError(e.Message); }
+            }
+            if (rollback is not null)
+                AnsiConsole.WriteLine($"Went back from epoch {rollback.FromEpoch} to epoch {rollback.ToEpoch}" +
+                                      (rollback.DamagedFiles.Length > 0 ? $" (damaged: {string.Join(", ", rollback.DamagedFiles)})" : "") +
+                                      (rollback.FreshOptimizer ? "; no intact optimizer state for it: Adam's moments start afresh" : "") + ".");
             AnsiConsole.WriteLine($"Resuming {session.Folder}");
         }
         else
         {
+            if (settings.FromEpoch is not null) throw new UserError("--from-epoch goes back in a session being resumed: use it with --resume N.");
             var config = BuildConfig(settings, dataset);
             var split = SplitScheme.Parse(settings.Split);
             session = TrainingSession.Create(root, TrainingSession.Describe(config, dataset, split, settings.DatasetPath), settings.Notes);
@@ -83,6 +96,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             {
                 StopAfterEpoch = options.StopAfterEpoch,
                 Cancellation = options.Cancellation,
+                Warning = line => AnsiConsole.WriteLine("warning: " + line),
                 Progress = p =>
                 {
                     if (p.Phase != "train") return; // validation passes are short; the epoch line follows them
