@@ -75,7 +75,7 @@ public static class Program
                 var message = exception switch
                 {
                     CommandAppException when BadValue.Explain(exception, args) is { } explained => explained,
-                    CommandAppException or UserError => exception.Message,
+                    CommandAppException or UserError or CheckpointDamagedException => exception.Message,
                     _ => $"{exception.GetType().Name}: {exception.Message}",
                 };
                 AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {message}");

@@ -47,7 +47,7 @@ internal sealed class SessionModel : IDisposable
         try
         {
             network.to(resolved);
-            network.load(path);
+            Checkpoint.LoadWeights(network, session, path);
             network.eval();
             return new SessionModel(session, network, resolved, session.LoadStandardisation(), config, weights, resolvedAggregation, path);
         }
@@ -59,7 +59,7 @@ internal sealed class SessionModel : IDisposable
     }
 
     /// <summary>Reads the weights again from disk (the fault policy's second step).</summary>
-    public void ReloadWeights() => Network.load(WeightsPath);
+    public void ReloadWeights() => Checkpoint.LoadWeights(Network, Session, WeightsPath);
 
     public void Dispose() => Network.Dispose();
 }

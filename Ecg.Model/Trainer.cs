@@ -95,12 +95,7 @@ public static class Trainer
         using var model = ModelFactory.Create(config, dataset.Leads, classes);
         model.to(device);
         using var optimizer = CreateOptimizer(config, model);
-        if (state.LastCompletedEpoch > 0)
-        {
-            model.load(session.EpochWeightsPath(state.LastCompletedEpoch));
-            if (state.OptimizerStateFile is null) throw new InvalidDataException($"'{session.StatePath}' names no optimizer state to resume from.");
-            if (!freshOptimizer) LoadOptimizerState(optimizer, Path.Combine(session.StateFolder, state.OptimizerStateFile));
-        }
+        if (state.LastCompletedEpoch > 0) LoadCheckpoint(session, state, model, optimizer, freshOptimizer, options);
 
         var trainLabels = ModelRunner.LabelsOf(dataset, train);
         float[]? positiveWeight = config.ClassWeights ? PositiveWeights(trainLabels, classes) : null;
@@ -195,8 +190,7 @@ public static class Trainer
                 metrics = WithValidation(metrics, logits, validationLabels, positiveWeight, classes);
             }
 
-            // Validation macro AUC picks the best epoch; without a validation set, the lowest training loss.
-            double score = validation.Length > 0 ? metrics.ValidationMacroAuc : -metrics.TrainLoss;
+            double score = EpochScore(metrics, validation.Length > 0);
             bool improved = !double.IsNaN(score) && score > state.BestScore;
             GC.Collect();
             metrics = metrics with { Seconds = clock.Elapsed.TotalSeconds, ResidentMegabytes = ResidentMegabytes() };
@@ -204,14 +198,25 @@ public static class Trainer
             if (double.IsNaN(firstRss)) firstRss = metrics.ResidentMegabytes;
             lastRss = metrics.ResidentMegabytes;
 
-            // Checkpoint: weights and optimizer first, state.json last (the commit point a resume trusts).
+            // Checkpoint: weights and optimizer first, state.json last (the commit point a resume trusts), with the
+            // checksum of every file written, so the files commit together with the epoch and are verified on load.
+            var checksums = new SortedDictionary<string, FileChecksum>(state.Checksums ?? new(), StringComparer.Ordinal);
             AtomicFile.Write(session.EpochWeightsPath(epoch), path => model.save(path));
-            if (improved) AtomicFile.Write(session.BestWeightsPath, path => File.Copy(session.EpochWeightsPath(epoch), path));
-            var optimizerFile = $"optimizer_epoch_{epoch:D3}.bin";
+            Checkpoint.Record(checksums, session, session.EpochWeightsPath(epoch));
+            if (improved)
+            {
+                AtomicFile.Write(session.BestWeightsPath, path => File.Copy(session.EpochWeightsPath(epoch), path));
+                Checkpoint.Record(checksums, session, session.BestWeightsPath);
+            }
+            var optimizerFile = Checkpoint.OptimizerFileName(epoch);
             AtomicFile.Write(Path.Combine(session.StateFolder, optimizerFile), path => SaveOptimizerState(optimizer, path));
+            Checkpoint.Record(checksums, session, Path.Combine(session.StateFolder, optimizerFile));
+            // The previous epoch's optimizer state is kept too, so going back one epoch (--from-epoch) is exact;
+            // the one before it goes once the new state.json no longer names it.
+            var expiredOptimizerFile = epoch > 2 ? Path.Combine(session.StateFolder, Checkpoint.OptimizerFileName(epoch - 2)) : null;
+            if (expiredOptimizerFile is not null) checksums.Remove(Checkpoint.Key(session, expiredOptimizerFile));
             int withoutImprovement = improved ? 0 : state.EpochsWithoutImprovement + 1;
             stoppedEarly = config.EarlyStoppingPatience is int patience && withoutImprovement >= patience && epoch < config.Epochs;
-            var previousOptimizerFile = state.OptimizerStateFile;
             state = state with
             {
                 LastCompletedEpoch = epoch,
@@ -223,10 +228,10 @@ public static class Trainer
                 Finished = epoch == config.Epochs || stoppedEarly,
                 OptimizerStateFile = optimizerFile,
                 History = history,
+                Checksums = checksums,
             };
             session.SaveState(state);
-            if (previousOptimizerFile is not null && previousOptimizerFile != optimizerFile)
-                File.Delete(Path.Combine(session.StateFolder, previousOptimizerFile));
+            if (expiredOptimizerFile is not null) File.Delete(expiredOptimizerFile);
             session.WriteHistory(history);
             if (options.WriteReports) SessionCharts.WriteCurves(session, history);
             options.EpochCompleted?.Invoke(metrics);
@@ -323,15 +328,154 @@ public static class Trainer
         }
     }
 
-    private static void LoadOptimizerState(optim.Optimizer optimizer, string path)
+    /// <summary>Validation macro AUC picks the best epoch; without a validation set, the lowest training loss.</summary>
+    internal static double EpochScore(EpochMetrics metrics, bool hasValidation) => hasValidation ? metrics.ValidationMacroAuc : -metrics.TrainLoss;
+
+    /// <summary>
+    /// Loads the last completed epoch's weights and optimizer state, both verified against state.json. A damaged or
+    /// missing file stops the resume with an error that names it, its epoch, and how to go back to an intact epoch
+    /// (<see cref="RollBack"/>); nothing is retrained or deleted without the user asking.
+    /// </summary>
+    private static void LoadCheckpoint(TrainingSession session, SessionState state, nn.Module model, optim.Optimizer optimizer,
+                                       bool freshOptimizer, TrainingOptions options)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"Optimizer state '{path}' is missing: the session cannot resume.", path);
-        switch (optimizer)
+        int last = state.LastCompletedEpoch;
+        var weights = session.EpochWeightsPath(last);
+        try
         {
-            case Adam adam: adam.load_state_dict(path); break;
-            case AdamW adamW: adamW.load_state_dict(path); break;
-            default: throw new NotSupportedException($"Loading {optimizer.GetType().Name} state is not supported.");
+            Checkpoint.LoadWeights(model, session, state, weights);
+            // A rollback that found no intact optimizer state for its epoch says so; any other state must name one.
+            bool resetByRollback = state.OptimizerStateFile is null && state.Rollbacks?.LastOrDefault() is { FreshOptimizer: true } r && r.ToEpoch == last;
+            if (state.OptimizerStateFile is null && !resetByRollback)
+                throw new InvalidDataException($"'{session.StatePath}' names no optimizer state to resume from.");
+            if (resetByRollback && !freshOptimizer)
+                options.Warning?.Invoke($"Session '{session.Folder}': epoch {last} has no intact optimizer state; Adam's moments start afresh from its weights.");
+            if (!freshOptimizer && !resetByRollback)
+                Checkpoint.LoadOptimizer(optimizer, session, state, Path.Combine(session.StateFolder, state.OptimizerStateFile!));
         }
+        catch (Exception e) when (e is CheckpointDamagedException or FileNotFoundException)
+        {
+            var file = e is CheckpointDamagedException d ? d.FilePath : ((FileNotFoundException)e).FileName ?? weights;
+            throw new CheckpointDamagedException(
+                $"Session '{session.Folder}' cannot resume from epoch {last}: {e.Message}{Checkpoint.ResumeHint(session, state, last)}", file, last, e);
+        }
+        RepairBestWeights(session, state, options);
+    }
+
+    /// <summary>
+    /// best.bin is a copy of the best epoch's file: when it is missing or does not match its checksum (damaged, or left
+    /// ahead of state.json by a run stopped between writing it and committing its epoch), it is copied again from that
+    /// epoch's verified file.
+    /// </summary>
+    private static void RepairBestWeights(TrainingSession session, SessionState state, TrainingOptions options)
+    {
+        if (state.BestEpoch <= 0 || Checkpoint.Status(session, state, session.BestWeightsPath) is not null) return;
+        var source = session.EpochWeightsPath(state.BestEpoch);
+        if (Checkpoint.Status(session, state, source) != true) return; // nothing verified to copy: the loaders report best.bin as it is
+        AtomicFile.Write(session.BestWeightsPath, path => File.Copy(source, path));
+        if (state.Checksums is { } checksums && checksums.TryGetValue(Checkpoint.Key(session, source), out var recorded)
+            && FileChecksum.Of(session.BestWeightsPath) != recorded)
+            throw new IOException($"Copying '{source}' to '{session.BestWeightsPath}' did not reproduce its checksum.");
+        options.Warning?.Invoke($"Session '{session.Folder}': best.bin did not match epoch {state.BestEpoch}'s checksum; copied it again from '{source}'.");
+    }
+
+    /// <summary>
+    /// Goes back to the end of epoch <paramref name="epoch"/> (0: the start) so that the next <see cref="Run"/> trains
+    /// the later epochs again: for a checkpoint that was found damaged, or to redo epochs. Consistent with a run that
+    /// stopped after that epoch: state.json's history, best epoch, early-stopping count, step count and checksums are
+    /// truncated to it, best.bin is the best of the epochs kept, and metrics.csv and training_log.txt are rewritten.
+    /// The optimizer state of that epoch is used when it is intact (the last two are kept: going back one epoch
+    /// continues exactly as the first time); otherwise Adam's moments start afresh, which the record says. Files of
+    /// later epochs are left for the retrained epochs to replace (loaders refuse them meanwhile: they are past the
+    /// last completed epoch). The rollback is recorded in state.json. Returns null when there is nothing to do.
+    /// </summary>
+    public static RollbackRecord? RollBack(TrainingSession session, int epoch)
+    {
+        var state = session.LoadState();
+        int last = state.LastCompletedEpoch;
+        if (epoch < 0 || epoch > last)
+            throw new ArgumentException($"Cannot go back to epoch {epoch}: session '{session.Folder}' has completed {last} epoch(s) (0 goes back to the start).");
+        var optimizerPath = Path.Combine(session.StateFolder, Checkpoint.OptimizerFileName(epoch));
+        if (epoch > 0)
+        {
+            try { Checkpoint.Verify(session, state, session.EpochWeightsPath(epoch)); }
+            catch (Exception e) when (e is CheckpointDamagedException or FileNotFoundException)
+            {
+                throw new CheckpointDamagedException($"Session '{session.Folder}' cannot go back to epoch {epoch}: {e.Message}{Checkpoint.ResumeHint(session, state, epoch)}",
+                                                     session.EpochWeightsPath(epoch), epoch, e);
+            }
+        }
+        bool freshOptimizer = epoch > 0 && Checkpoint.Status(session, state, optimizerPath) is null;
+        if (epoch == last && !freshOptimizer) return null;
+
+        // What the epochs given up held that did not verify, for the record.
+        var givenUp = Enumerable.Range(epoch + 1, last - epoch)
+            .SelectMany(k => new[] { session.EpochWeightsPath(k), Path.Combine(session.StateFolder, Checkpoint.OptimizerFileName(k)) }).ToArray();
+        var damaged = givenUp.Append(optimizerPath).Where(f => File.Exists(f) && Checkpoint.Status(session, state, f) is null)
+                             .Select(f => Checkpoint.Key(session, f)).Distinct().ToArray();
+
+        // Best epoch and early-stopping count, recomputed over the epochs kept with the rule the epoch loop uses.
+        var history = state.History.Where(m => m.Epoch <= epoch).OrderBy(m => m.Epoch).ToList();
+        if (history.Count != epoch)
+            throw new InvalidDataException($"'{session.StatePath}' has {state.History.Count} history entries for {last} epochs: cannot go back to epoch {epoch} consistently.");
+        bool hasValidation = session.Manifest.ValidationRecords > 0;
+        double bestScore = double.NegativeInfinity;
+        int bestEpoch = 0, withoutImprovement = 0;
+        foreach (var m in history)
+        {
+            double score = EpochScore(m, hasValidation);
+            if (!double.IsNaN(score) && score > bestScore) { bestScore = score; bestEpoch = m.Epoch; withoutImprovement = 0; }
+            else withoutImprovement++;
+        }
+        var config = session.Manifest.Config;
+        bool stoppedEarly = config.EarlyStoppingPatience is int patience && withoutImprovement >= patience && epoch < config.Epochs;
+
+        SortedDictionary<string, FileChecksum>? checksums = state.Checksums is null ? null : new(state.Checksums, StringComparer.Ordinal);
+        foreach (var file in givenUp) checksums?.Remove(Checkpoint.Key(session, file));
+        if (freshOptimizer) checksums?.Remove(Checkpoint.Key(session, optimizerPath));
+
+        // best.bin: kept when it already holds the best epoch kept and verifies, else copied from that epoch's file.
+        var best = session.BestWeightsPath;
+        bool keepBest = bestEpoch > 0 && bestEpoch == state.BestEpoch && Checkpoint.Status(session, state, best) is not null;
+        if (bestEpoch > 0 && !keepBest)
+        {
+            var source = session.EpochWeightsPath(bestEpoch);
+            try { Checkpoint.Verify(session, state, source); }
+            catch (Exception e) when (e is CheckpointDamagedException or FileNotFoundException)
+            {
+                throw new CheckpointDamagedException($"Session '{session.Folder}' cannot go back to epoch {epoch}: the best epoch up to it is {bestEpoch}, " +
+                                                     $"and best.bin cannot be made from it: {e.Message}", source, bestEpoch, e);
+            }
+            AtomicFile.Write(best, path => File.Copy(source, path));
+            if (checksums is not null) Checkpoint.Record(checksums, session, best);
+        }
+        if (bestEpoch == 0 && File.Exists(best))
+        {
+            checksums?.Remove(Checkpoint.Key(session, best));
+            File.Delete(best); // a copy of an epoch given up, which no epoch kept improves on
+        }
+
+        var record = new RollbackRecord
+        {
+            FromEpoch = last, ToEpoch = epoch, FreshOptimizer = freshOptimizer, DamagedFiles = damaged, Utc = DateTime.UtcNow,
+        };
+        long stepsPerEpoch = (session.Manifest.TrainRecords + config.BatchSize - 1) / config.BatchSize;
+        session.SaveState(new SessionState
+        {
+            LastCompletedEpoch = epoch,
+            GlobalStep = epoch * stepsPerEpoch,
+            BestEpoch = bestEpoch,
+            BestScore = bestScore,
+            EpochsWithoutImprovement = withoutImprovement,
+            StoppedEarly = stoppedEarly,
+            Finished = stoppedEarly || epoch == config.Epochs,
+            OptimizerStateFile = epoch == 0 || freshOptimizer ? null : Checkpoint.OptimizerFileName(epoch),
+            History = history,
+            Checksums = checksums,
+            Rollbacks = [.. state.Rollbacks ?? [], record],
+        });
+        session.WriteHistory(history);
+        return record;
     }
 
     /// <summary>Resident set size of this process, MiB (Linux /proc; the working set elsewhere).</summary>

@@ -20,6 +20,8 @@ public sealed class TrainingOptions
     public CancellationToken Cancellation { get; init; }
     /// <summary>Write the final reports and charts (skipped by benchmarks and some tests).</summary>
     public bool WriteReports { get; init; } = true;
+    /// <summary>Lines the user should see: a checkpoint repaired on resume, optimizer moments started afresh.</summary>
+    public Action<string>? Warning { get; init; }
 }
 
 /// <summary>What a run did: its history, best epoch, and resident memory after its first and last epoch in this process.</summary>

@@ -47,6 +47,27 @@ public sealed record SessionState
     /// <summary>File name under state/ holding the optimizer's moments after <see cref="LastCompletedEpoch"/>.</summary>
     public string? OptimizerStateFile { get; init; }
     public List<EpochMetrics> History { get; init; } = new();
+    /// <summary>
+    /// Size and SHA-256 of the weights and optimizer-state files of the completed epochs (and best.bin), by path
+    /// relative to the session folder; verified on load (<see cref="Checkpoint"/>). Null in sessions written before
+    /// checkpoints carried checksums, whose files load unverified; such a session resumed records its new epochs.
+    /// </summary>
+    public SortedDictionary<string, FileChecksum>? Checksums { get; init; }
+    /// <summary>Every time the session went back to an earlier epoch (<see cref="Trainer.RollBack"/>), oldest first.</summary>
+    public List<RollbackRecord>? Rollbacks { get; init; }
+}
+
+/// <summary>One return to an earlier epoch: from which, to which, why, and whether Adam's moments had to start afresh.</summary>
+public sealed record RollbackRecord
+{
+    /// <summary>The last completed epoch before going back.</summary>
+    public required int FromEpoch { get; init; }
+    public required int ToEpoch { get; init; }
+    /// <summary>True when epoch <see cref="ToEpoch"/> had no intact optimizer state: training continued with fresh moments.</summary>
+    public required bool FreshOptimizer { get; init; }
+    /// <summary>Files of the epochs given up (and of <see cref="ToEpoch"/>'s optimizer state) that failed verification.</summary>
+    public required string[] DamagedFiles { get; init; }
+    public required DateTime Utc { get; init; }
 }
 
 /// <summary>

@@ -53,6 +53,8 @@ public static class WeightAveraging
         var files = Enumerable.Range(from, to - from + 1).Select(session.EpochWeightsPath).ToArray();
         foreach (var file in files)
             if (!File.Exists(file)) throw new FileNotFoundException($"Session '{session.Folder}' has no weights for epoch range {from}-{to}: '{file}' is missing.", file);
+        // Every file verified before any work, so a damaged epoch is named at once rather than after a pass.
+        foreach (var file in files) Checkpoint.Verify(session, state, file);
         // The statistics come from the session's training records: the dataset must be the one it was trained on.
         SessionCompatibility.Require(session, dataset, forTraining: true);
 
@@ -61,7 +63,7 @@ public static class WeightAveraging
         var device = Devices.Resolve(config.Device);
         using var model = ModelFactory.Create(config, dataset.Leads, dataset.ClassNames.Length);
         model.to(device);
-        AverageParameters(model, files);
+        AverageParameters(model, files, file => Checkpoint.LoadWeights(model, session, state, file));
 
         var train = session.SplitScheme.TrainIndices(dataset);
         var batches = new BatchBuilder(dataset, session.LoadStandardisation(), device);
@@ -79,18 +81,24 @@ public static class WeightAveraging
 
         var path = Path.Combine(session.WeightsFolder, FileName(from, to));
         AtomicFile.Write(path, p => model.save(p));
+        // The average is written outside training, so its checksum goes in a sidecar rather than the session's state.json.
+        Checkpoint.WriteSidecar(path);
         return path;
     }
 
-    /// <summary>Sets the model's parameters to the element-wise mean of those in the weights files (accumulated in float64).</summary>
-    public static void AverageParameters(nn.Module<Tensor, Tensor> model, IReadOnlyList<string> files)
+    /// <summary>
+    /// Sets the model's parameters to the element-wise mean of those in the weights files (accumulated in float64);
+    /// <paramref name="load"/> reads one file into the model (default: unverified <c>model.load</c>).
+    /// </summary>
+    public static void AverageParameters(nn.Module<Tensor, Tensor> model, IReadOnlyList<string> files, Action<string>? load = null)
     {
+        load ??= file => model.load(file);
         using var scope = NewDisposeScope();
         var parameters = model.named_parameters().ToArray();
         var sums = parameters.Select(p => zeros_like(p.parameter, dtype: ScalarType.Float64)).ToArray();
         foreach (var file in files)
         {
-            model.load(file);
+            load(file);
             using (no_grad())
                 for (int k = 0; k < parameters.Length; k++) sums[k].add_(parameters[k].parameter.to_type(ScalarType.Float64));
         }

@@ -57,11 +57,15 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         public string? Resume { get; init; }
         [CommandOption("--stop-after-epoch <N>")] [Description("Stop once epoch N is saved (resume later with --resume).")]
         public int? StopAfterEpoch { get; init; }
+        [CommandOption("--from-epoch <E>")] [Description("With --resume: go back to the end of epoch E (0: the start) and train the later epochs again, e.g. after a damaged checkpoint (the error names the last intact epoch). Recorded in state.json.")]
+        public int? FromEpoch { get; init; }
 
         public override ValidationResult Validate()
         {
             var result = base.Validate();
-            return result.Successful ? CheckChoices(this) : result;
+            if (!result.Successful) return result;
+            if (FromEpoch is not null && Resume is null) return ValidationResult.Error("--from-epoch goes back in a session being resumed: use it with --resume N.");
+            return CheckChoices(this);
         }
     }
 
@@ -70,6 +74,10 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         var dataset = settings.LoadDataset();
         var resume = settings.Resume is null ? null : settings.OpenSession(settings.Resume);
         var config = resume is null ? BuildConfig(settings, dataset) : null;
+        if (resume is not null && settings.FromEpoch is int from && RollBack(resume, from) is { } rollback)
+            AnsiConsole.WriteLine($"Went back from epoch {rollback.FromEpoch} to epoch {rollback.ToEpoch}" +
+                                  (rollback.DamagedFiles.Length > 0 ? $" (damaged: {string.Join(", ", rollback.DamagedFiles)})" : "") +
+                                  (rollback.FreshOptimizer ? "; no intact optimizer state for it: Adam's moments start afresh" : "") + ".");
         var result = ConsoleProgress.Run("Training", progress =>
         {
             int epochs = 0;
@@ -77,6 +85,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             {
                 StopAfterEpoch = settings.StopAfterEpoch,
                 Cancellation = cancellationToken,
+                Warning = line => AnsiConsole.WriteLine("warning: " + line),
                 SessionReady = session =>
                 {
                     epochs = session.Manifest.Config.Epochs;
@@ -102,6 +111,12 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         });
         PrintSummary(result);
         return ExitCodes.Success;
+    }
+
+    private static RollbackRecord? RollBack(TrainingSession session, int epoch)
+    {
+        try { return Trainer.RollBack(session, epoch); }
+        catch (ArgumentException e) { throw new UserError(e.Message); }
     }
 
     private static TrainingConfig BuildConfig(Settings s, ProcessedDataset dataset)

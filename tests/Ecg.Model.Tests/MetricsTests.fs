@@ -192,22 +192,37 @@ let rocAucTests =
             expectClose r.Upper (quantile 0.9) "upper"
         }
 
-        // Sequenced so parallel tests do not share the measurement; the printed number is wall time
-        // (Debug build, shared machine) and is reported, not asserted, to avoid a flaky test.
-        testSequenced <| test "per-class AUC on 20,000 x 5 is fast (measured, reported)" {
+        // "Fast" means as fast as the sort it cannot avoid: per class, AUC is one Array.Sort of (score, label) pairs
+        // plus a linear pass, so it is timed against exactly that sort on copies of the same columns. Runs of the two
+        // alternate and each keeps its fastest of 15, so load from other processes (2 shared cores) hits both alike and
+        // a slow outlier counts for neither. Measured (Release, load average 11): 12.9 ms per call against 9.8 ms for
+        // the sorts alone, ratio 1.32. The 2.5x bound leaves room for noise and fails anything much costlier than one
+        // sort and one pass per class; 200 ms is 15x the measured time. Sequenced so parallel tests do not share the
+        // measurement.
+        testSequenced <| test "per-class AUC on 20,000 x 5 is fast: within 2.5x of sorting its columns, and under 200 ms" {
             let rows, classes = 20_000, 5
             let random = Random 5
             let labels = Array.init (rows * classes) (fun _ -> if random.NextDouble() < 0.2 then 1uy else 0uy)
             let scores = labels |> Array.map (fun y -> float32 (random.NextDouble() + 0.3 * float y))
+            let columns = Array.init classes (fun c -> Array.init rows (fun r -> scores.[r * classes + c]), Array.init rows (fun r -> labels.[r * classes + c]))
+            let sortColumns () =
+                for keys, items in columns do Array.Sort(Array.copy keys, Array.copy items)
+            let time (f: unit -> unit) =
+                let watch = Stopwatch.StartNew()
+                f ()
+                watch.Elapsed.TotalMilliseconds
             RocAuc.PerClass(scores, labels, classes) |> ignore // warm-up (JIT)
-            let watch = Stopwatch.StartNew()
-            let runs = 10
-            for _ in 1 .. runs do RocAuc.PerClass(scores, labels, classes) |> ignore
-            watch.Stop()
-            let perCall = watch.Elapsed.TotalMilliseconds / float runs
-            printfn $"RocAuc.PerClass 20000 x 5: {perCall:F2} ms per call (mean of {runs})"
-            let auc = RocAuc.PerClass(scores, labels, classes)
-            Expect.all auc (fun a -> a > 0.6 && a < 0.9) "separated classes give AUC well above 0.5"
+            sortColumns ()
+            let runs = 15
+            let mutable auc, sort = Double.MaxValue, Double.MaxValue
+            for _ in 1 .. runs do
+                auc <- min auc (time (fun () -> RocAuc.PerClass(scores, labels, classes) |> ignore))
+                sort <- min sort (time sortColumns)
+            printfn $"RocAuc.PerClass 20000 x 5: {auc:F2} ms per call, sorting the columns {sort:F2} ms (fastest of {runs}), ratio {auc / sort:F2}"
+            Expect.isLessThan auc (2.5 * sort) "per-class AUC costs little more than sorting each column"
+            Expect.isLessThan auc 200.0 "per-class AUC on 100,000 pairs in under 200 ms"
+            let result = RocAuc.PerClass(scores, labels, classes)
+            Expect.all result (fun a -> a > 0.6 && a < 0.9) "separated classes give AUC well above 0.5"
         }
     ]
 
