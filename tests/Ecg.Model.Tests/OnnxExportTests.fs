@@ -179,6 +179,15 @@ let tests =
             Expect.stringContains e.Message "has no '" "names the missing key"
         }
 
+        test "InferenceSpeed alternates torch and ONNX Runtime rounds and times both" {
+            let results = InferenceSpeed.Compare("cross-lead-cnn", batch = 4, window = 250, batchesPerRound = 1, rounds = 2, threads = 2)
+            Expect.sequenceEqual (results |> Seq.map (fun r -> r.Engine, r.Round))
+                [ "torchsharp", 1; "onnxruntime", 1; "torchsharp", 2; "onnxruntime", 2 ] "alternating rounds"
+            for r in results do
+                Expect.equal r.Windows 4 "windows per round"
+                Expect.isGreaterThan r.WindowsPerSecond 0.0 "throughput"
+        }
+
         test "the exported file passes onnx.checker.check_model (python3 with onnx, e.g. Debian's python3-onnx)" {
             match pythonWithOnnx.Value with
             | None -> skiptest "no python3 with the onnx package here (apt-get install python3-onnx): ONNX checker not run"
