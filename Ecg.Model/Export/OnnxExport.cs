@@ -112,19 +112,26 @@ public static class OnnxExport
         graph.Output(graph.Sigmoid(outputs.Logits), ProbabilitiesName);
         graph.Output(outputs.Embedding, EmbeddingName);
 
+        return Model(graph, metadata.ToProperties(), metadata.ToolVersion,
+            $"{metadata.Model}: input '{InputName}' (batch, {metadata.LeadNames.Length} leads, {metadata.WindowSamples} samples) in mV; " +
+            $"outputs '{LogitsName}', '{ProbabilitiesName}' (batch, {metadata.ClassNames.Length}: {string.Join(", ", metadata.ClassNames)}) " +
+            $"and '{EmbeddingName}' (batch, {metadata.EmbeddingSize}).");
+    }
+
+    /// <summary>A model around a built graph: IR version, opset and metadata.</summary>
+    internal static ModelProto Model(OnnxGraphBuilder graph, IEnumerable<KeyValuePair<string, string>> properties, string? producerVersion, string doc)
+    {
         var model = new ModelProto
         {
             IrVersion = IrVersion,
             ProducerName = "ecg",
-            ProducerVersion = metadata.ToolVersion ?? "",
+            ProducerVersion = producerVersion ?? "",
             ModelVersion = 1,
-            DocString = $"{metadata.Model}: input '{InputName}' (batch, {metadata.LeadNames.Length} leads, {metadata.WindowSamples} samples) in mV; " +
-                        $"outputs '{LogitsName}', '{ProbabilitiesName}' (batch, {metadata.ClassNames.Length}: {string.Join(", ", metadata.ClassNames)}) " +
-                        $"and '{EmbeddingName}' (batch, {metadata.EmbeddingSize}).",
+            DocString = doc,
             Graph = graph.Graph,
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OpsetVersion });
-        foreach (var (key, value) in metadata.ToProperties()) model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
+        foreach (var (key, value) in properties) model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
         return model;
     }
 }

@@ -210,6 +210,82 @@ internal sealed class OnnxGraphBuilder
         return y;
     }
 
+    /// <summary>
+    /// A torch LSTM (any layer count, one or two directions, with or without biases) run over the time axis of a
+    /// (batch, C, L) feature map, as ONNX LSTM nodes, one per layer; returns (batch, directions x hidden, L), the
+    /// LSTM's output sequence channels-first. Dropout between layers is a training-time effect and is left out.
+    /// torch orders the gates i, f, g, o; ONNX i, o, f, c: the weight blocks are reordered.
+    /// </summary>
+    public string Lstm(string x, LSTM lstm, string path)
+    {
+        var input = ShapeOf(x);
+        var parameters = lstm.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        int layers = 0;
+        while (parameters.ContainsKey($"weight_ih_l{layers}")) layers++;
+        if (layers == 0) throw new InvalidOperationException($"ONNX export: LSTM '{path}' has no weight_ih_l0 (parameters: {string.Join(", ", parameters.Keys)}).");
+        if (parameters.Keys.Any(k => k.StartsWith("weight_hr", StringComparison.Ordinal)))
+            throw new NotSupportedException($"ONNX export: LSTM '{path}' has projections (proj_size), which ONNX LSTM lacks.");
+        int directions = parameters.ContainsKey("weight_ih_l0_reverse") ? 2 : 1;
+        long hidden = parameters["weight_hh_l0"].shape[1];
+        long length = input[2];
+
+        // (batch, C, L) -> (L, batch, C): ONNX LSTM's default layout is sequence first.
+        var sequence = Transpose(x, new long[] { 2, 0, 1 }, new[] { length, Batch, input[1] }, path + ".sequence");
+        for (int layer = 0; layer < layers; layer++)
+        {
+            long inputs = ShapeOf(sequence)[2];
+            var suffixes = directions == 2 ? new[] { "", "_reverse" } : new[] { "" };
+            var w = new List<double>();
+            var r = new List<double>();
+            var b = new List<double>();
+            foreach (var suffix in suffixes)
+            {
+                w.AddRange(OnnxGateOrder(Values(parameters[$"weight_ih_l{layer}{suffix}"])));
+                r.AddRange(OnnxGateOrder(Values(parameters[$"weight_hh_l{layer}{suffix}"])));
+                // ONNX B is [Wb, Rb] per direction: torch's bias_ih and bias_hh.
+                foreach (var bias in new[] { "bias_ih", "bias_hh" })
+                    b.AddRange(parameters.TryGetValue($"{bias}_l{layer}{suffix}", out var t) ? OnnxGateOrder(Values(t)) : new double[4 * hidden]);
+            }
+            var name = $"{path}.l{layer}";
+            var wName = Constant(name + ".W", ToFloat(w.ToArray()), new[] { directions, 4 * hidden, inputs });
+            var rName = Constant(name + ".R", ToFloat(r.ToArray()), new[] { directions, 4 * hidden, hidden });
+            var bName = Constant(name + ".B", ToFloat(b.ToArray()), new[] { directions, 8 * hidden });
+            var y = AddNode("LSTM", new[] { sequence, wName, rName, bName }, Fresh(name), node =>
+            {
+                node.Attribute.Add(Int("hidden_size", hidden));
+                node.Attribute.Add(Text("direction", directions == 2 ? "bidirectional" : "forward"));
+            });
+            shapes[y] = new[] { length, directions, Batch, hidden };
+            // Y (L, directions, batch, H) -> (L, batch, directions x H), the next layer's input.
+            var batchMajor = Transpose(y, new long[] { 0, 2, 1, 3 }, new[] { length, Batch, directions, hidden }, name + ".y");
+            var shape = Constant(name + ".shape", new long[] { 0, 0, directions * hidden });
+            sequence = AddNode("Reshape", new[] { batchMajor, shape }, Fresh(name + ".output"));
+            shapes[sequence] = new[] { length, Batch, directions * hidden };
+        }
+        return Transpose(sequence, new long[] { 1, 2, 0 }, new[] { Batch, directions * hidden, length }, path + ".features");
+    }
+
+    /// <summary>Rows of a torch gate-stacked tensor [i; f; g; o] (4H rows) reordered to ONNX's [i; o; f; c].</summary>
+    private static double[] OnnxGateOrder(double[] values)
+    {
+        long block = values.Length / 4;
+        var reordered = new double[values.Length];
+        int target = 0;
+        foreach (var gate in new[] { 0, 3, 1, 2 })
+        {
+            Array.Copy(values, gate * block, reordered, target * block, block);
+            target++;
+        }
+        return reordered;
+    }
+
+    private string Transpose(string x, long[] permutation, long[] shape, string hint)
+    {
+        var y = AddNode("Transpose", new[] { x }, Fresh(hint), node => node.Attribute.Add(Ints("perm", permutation)));
+        shapes[y] = shape;
+        return y;
+    }
+
     /// <summary>Mean over time: (batch, C, L) to (batch, C).</summary>
     public string GlobalMean(string x) => Reduce("ReduceMean", x);
 

@@ -179,6 +179,35 @@ let tests =
             Expect.stringContains e.Message "has no '" "names the missing key"
         }
 
+        testList "an LSTM as ONNX LSTM nodes gives TorchSharp's output sequence (for the recurrent architectures)" [
+            for layers, bidirectional, bias in [ 1L, false, true; 2L, true, true; 2L, false, false ] ->
+                test $"{layers} layers, bidirectional {bidirectional}, bias {bias}" {
+                    torch.random.manual_seed 3L |> ignore
+                    use lstm = torch.nn.LSTM(12L, 16L, layers, bias, false, 0.1, bidirectional)
+                    lstm.eval()
+                    let graph = OnnxGraphBuilder("lstm")
+                    let x = graph.Input("signals", 12L, 40L)
+                    graph.Output(graph.Lstm(x, lstm, "lstm"), "features")
+                    let path = Path.Combine(temporaryArtifacts (), "lstm.onnx")
+                    File.WriteAllBytes(path, Google.Protobuf.MessageExtensions.ToByteArray(OnnxExport.Model(graph, Seq.empty, null, "LSTM test")))
+                    let input = windowsOf 3 40 5
+                    use session = new Microsoft.ML.OnnxRuntime.InferenceSession(path)
+                    use value = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(input, [| 3L; 12L; 40L |])
+                    use runOptions = new Microsoft.ML.OnnxRuntime.RunOptions()
+                    use outputs = session.Run(runOptions, [| "signals" |], [| value |], [| "features" |])
+                    let onnx = outputs.[0].GetTensorDataAsSpan<float32>().ToArray()
+                    use _ = torch.no_grad()
+                    use signals = torch.tensor(input, ReadOnlySpan<int64>([| 3L; 12L; 40L |]))
+                    use sequence = signals.permute(2L, 0L, 1L)
+                    let struct (output, h, c) = lstm.forward(sequence, Nullable())
+                    use channelsFirst = output.permute(1L, 2L, 0L).contiguous()
+                    let expected = channelsFirst.data<float32>().ToArray()
+                    output.Dispose(); h.Dispose(); c.Dispose()
+                    Expect.equal onnx.Length (3 * 40 * (if bidirectional then 32 else 16)) "(batch, directions x hidden, L)"
+                    Expect.isLessThanOrEqual (maxAbsDifference expected onnx) 1e-5 "output sequence"
+                }
+        ]
+
         test "InferenceSpeed alternates torch and ONNX Runtime rounds and times both" {
             let results = InferenceSpeed.Compare("cross-lead-cnn", batch = 4, window = 250, batchesPerRound = 1, rounds = 2, threads = 2)
             Expect.sequenceEqual (results |> Seq.map (fun r -> r.Engine, r.Round))
