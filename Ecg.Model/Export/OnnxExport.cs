@@ -39,6 +39,17 @@ public static class OnnxExport
     /// </summary>
     public static OnnxExportResult Export(TrainingSession session, string weights, string outputPath)
     {
+        using var network = LoadSession(session, weights, out var metadata);
+        return ExportNetwork(network, metadata, outputPath);
+    }
+
+    /// <summary>
+    /// The session's network with the weights <paramref name="weights"/> on the CPU, and the metadata an export
+    /// records for it: the evaluation window (the whole record when the session evaluates whole records), classes,
+    /// standardisation and provenance.
+    /// </summary>
+    internal static nn.Module<Tensor, Tensor> LoadSession(TrainingSession session, string weights, out OnnxModelMetadata metadata)
+    {
         var manifest = session.Manifest;
         var config = manifest.Config;
         var weightsPath = session.WeightsPath(weights);
@@ -46,27 +57,35 @@ public static class OnnxExport
             throw new FileNotFoundException($"Session '{session.Folder}' has no weights file '{weightsPath}'" +
                 (WeightAveraging.ParseRange(weights) is not null ? $": average those epochs first (ecg average --session {session.Number} --epochs {weights.Trim()})." : "."), weightsPath);
         bool windowed = config.EvalAggregation != "whole" && config.EvalWindow is int w && w < manifest.Samples;
-        using var network = ModelFactory.Create(config, manifest.LeadNames.Length, manifest.ClassNames.Length);
-        network.load(weightsPath);
-        var metadata = new OnnxModelMetadata
+        var network = ModelFactory.Create(config, manifest.LeadNames.Length, manifest.ClassNames.Length);
+        try
         {
-            Model = config.Model,
-            ClassNames = manifest.ClassNames,
-            LeadNames = manifest.LeadNames,
-            SamplingRate = manifest.SamplingRate,
-            WindowSamples = windowed ? config.EvalWindow!.Value : manifest.Samples,
-            WindowStride = windowed ? config.EvalStride ?? config.EvalWindow : null,
-            Aggregation = windowed ? config.EvalAggregation : "whole",
-            RecordSamples = manifest.Samples,
-            EmbeddingSize = ((IEcgNetwork)network).EmbeddingSize,
-            Standardisation = session.LoadStandardisation(),
-            BatchSize = config.BatchSize,
-            Session = session.Folder,
-            Weights = string.IsNullOrWhiteSpace(weights) ? "best" : weights.Trim().ToLowerInvariant(),
-            WeightsSha256 = TrainingSession.Sha256(weightsPath),
-            ToolVersion = typeof(OnnxExport).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0],
-        };
-        return ExportNetwork(network, metadata, outputPath);
+            network.load(weightsPath);
+            metadata = new OnnxModelMetadata
+            {
+                Model = config.Model,
+                ClassNames = manifest.ClassNames,
+                LeadNames = manifest.LeadNames,
+                SamplingRate = manifest.SamplingRate,
+                WindowSamples = windowed ? config.EvalWindow!.Value : manifest.Samples,
+                WindowStride = windowed ? config.EvalStride ?? config.EvalWindow : null,
+                Aggregation = windowed ? config.EvalAggregation : "whole",
+                RecordSamples = manifest.Samples,
+                EmbeddingSize = ((IEcgNetwork)network).EmbeddingSize,
+                Standardisation = session.LoadStandardisation(),
+                BatchSize = config.BatchSize,
+                Session = session.Folder,
+                Weights = string.IsNullOrWhiteSpace(weights) ? "best" : weights.Trim().ToLowerInvariant(),
+                WeightsSha256 = TrainingSession.Sha256(weightsPath),
+                ToolVersion = typeof(OnnxExport).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0],
+            };
+            return network;
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Exports a network (any type in <see cref="SupportedNetworks"/>) with the given metadata.</summary>

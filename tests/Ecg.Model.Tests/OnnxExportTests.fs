@@ -81,6 +81,39 @@ let private pythonWithOnnx =
                 p.WaitForExit(60_000) && p.ExitCode = 0
             with _ -> false))
 
+/// python3 that can import torch and numpy (Debian's python3-torch), if any.
+let private pythonWithTorch =
+    lazy (
+        [ "python3"; "/usr/bin/python3" ]
+        |> List.tryFind (fun python ->
+            try
+                use p = Process.Start(ProcessStartInfo(python, "-c \"import torch, numpy\"", RedirectStandardError = true, RedirectStandardOutput = true))
+                p.WaitForExit(120_000) && p.ExitCode = 0
+            with _ -> false))
+
+/// Loads a safetensors file into docs/python/ecg_modules.py's definition of the model (strict) and prints the
+/// logits of the float32 (batch, 12, T) input in a raw file, as JSON.
+let private pytorchLogits (python: string) (weights: string) (input: string) (shape: int64[]) =
+    let modules = Path.GetFullPath(Path.Combine(__SOURCE_DIRECTORY__, "..", "..", "docs", "python"))
+    let script =
+        "import sys, json, numpy as np, torch\n" +
+        "sys.path.insert(0, sys.argv[1])\n" +
+        "from ecg_modules import build, load_safetensors\n" +
+        "state, meta = load_safetensors(sys.argv[2])\n" +
+        "model = build(meta['model'], len(json.loads(meta['lead_names'])), len(json.loads(meta['class_names'])))\n" +
+        "model.load_state_dict(state, strict=True)\n" +
+        "model.eval()\n" +
+        "x = torch.from_numpy(np.fromfile(sys.argv[3], dtype='<f4').reshape(json.loads(sys.argv[4])))\n" +
+        "with torch.no_grad(): print(json.dumps(model(x).flatten().tolist()))\n"
+    let info = ProcessStartInfo(python, RedirectStandardError = true, RedirectStandardOutput = true)
+    for a in [ "-c"; script; modules; weights; input; "[" + String.Join(", ", shape) + "]" ] do info.ArgumentList.Add a
+    use p = Process.Start info
+    let output = p.StandardOutput.ReadToEnd()
+    let errors = p.StandardError.ReadToEnd()
+    p.WaitForExit()
+    if p.ExitCode <> 0 then failwithf "python failed (%d): %s" p.ExitCode errors
+    System.Text.Json.JsonSerializer.Deserialize<float[]>(output.Trim()) |> Array.map float32
+
 /// Runs onnx.checker.check_model (full check, with shape inference) on a file: (exit code, output).
 let private onnxChecker (python: string) (path: string) =
     let script = "import sys, onnx; m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); print('ok', m.ir_version, m.opset_import[0].version)"
@@ -215,6 +248,52 @@ let tests =
             for r in results do
                 Expect.equal r.Windows 4 "windows per round"
                 Expect.isGreaterThan r.WindowsPerSecond 0.0 "throughput"
+        }
+
+        test "safetensors: every state dict tensor, named as in TorchSharp, with its shape and bytes" {
+            use model = ModelFactory.Create(TrainingConfig(Model = "resnet1d-wang"), 12, 5)
+            let path = Path.Combine(temporaryArtifacts (), "w.safetensors")
+            let result = SafetensorsExport.Write(model, readOnlyDict [ "model", "resnet1d-wang" ], path)
+            let bytes = File.ReadAllBytes path
+            let headerLength = int (BitConverter.ToUInt64(bytes, 0))
+            Expect.equal (headerLength % 8) 0 "header padded to 8 bytes"
+            use header = System.Text.Json.JsonDocument.Parse(bytes.AsMemory(8, headerLength))
+            let state = model.state_dict()
+            Expect.equal result.Tensors state.Count "tensor count"
+            for KeyValue(name, tensor) in state do
+                let entry = header.RootElement.GetProperty name
+                let shape = [| for d in entry.GetProperty("shape").EnumerateArray() -> d.GetInt64() |]
+                Expect.sequenceEqual shape tensor.shape $"{name}: shape"
+                let offsets = [| for d in entry.GetProperty("data_offsets").EnumerateArray() -> d.GetInt32() |]
+                if entry.GetProperty("dtype").GetString() = "F32" then
+                    let values = Runtime.InteropServices.MemoryMarshal.Cast<byte, float32>(ReadOnlySpan(bytes, 8 + headerLength + offsets.[0], offsets.[1] - offsets.[0])).ToArray()
+                    Expect.sequenceEqual values (tensor.data<float32>().ToArray()) $"{name}: values"
+            Expect.equal (header.RootElement.GetProperty("__metadata__").GetProperty("model").GetString()) "resnet1d-wang" "metadata"
+        }
+
+        test "safetensors load strictly into docs/python/ecg_modules.py and give TorchSharp's logits (python3 with torch)" {
+            match pythonWithTorch.Value with
+            | None -> skiptest "no python3 with torch here (apt-get install python3-torch): PyTorch definitions not checked"
+            | Some python ->
+                for name in ModelFactory.Names do
+                    torch.random.manual_seed 5L |> ignore
+                    use model = ModelFactory.Create(TrainingConfig(Model = name), 12, 5)
+                    randomiseNorms model 9L
+                    model.eval()
+                    let folder = temporaryArtifacts ()
+                    let weights = Path.Combine(folder, $"{name}.safetensors")
+                    SafetensorsExport.Write(model, SafetensorsExport.MetadataOf(metadataFor name (box model :?> IEcgNetwork) 251), weights) |> ignore
+                    let input = windowsOf 2 251 3
+                    let inputPath = Path.Combine(folder, "input.f32")
+                    File.WriteAllBytes(inputPath, Runtime.InteropServices.MemoryMarshal.AsBytes(ReadOnlySpan input).ToArray())
+                    let expected =
+                        use _ = torch.no_grad()
+                        use x = torch.tensor(input, ReadOnlySpan<int64>([| 2L; 12L; 251L |]))
+                        use logits = model.forward x
+                        logits.data<float32>().ToArray()
+                    let actual = pytorchLogits python weights inputPath [| 2L; 12L; 251L |]
+                    let scale = expected |> Array.map (fun v -> abs (float v)) |> Array.max |> max 1.0
+                    Expect.isLessThanOrEqual (maxAbsDifference expected actual / scale) 1e-4 $"{name}: PyTorch logits"
         }
 
         test "the exported file passes onnx.checker.check_model (python3 with onnx, e.g. Debian's python3-onnx)" {
