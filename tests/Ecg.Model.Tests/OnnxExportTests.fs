@@ -307,5 +307,13 @@ let tests =
                     let code, output = onnxChecker python path
                     Expect.equal code 0 $"{name}: checker output: {output}"
                     Expect.stringContains output "ok 8 17" $"{name}: IR 8, opset 17"
+                // The recurrent op as the LSTM architectures will use it.
+                use lstm = torch.nn.LSTM(12L, 16L, 2L, true, false, 0.0, true)
+                let graph = OnnxGraphBuilder("lstm")
+                graph.Output(graph.Lstm(graph.Input("signals", 12L, 40L), lstm, "lstm"), "features")
+                let path = Path.Combine(temporaryArtifacts (), "lstm.onnx")
+                File.WriteAllBytes(path, Google.Protobuf.MessageExtensions.ToByteArray(OnnxExport.Model(graph, Seq.empty, null, "LSTM test")))
+                let code, output = onnxChecker python path
+                Expect.equal code 0 $"LSTM: checker output: {output}"
         }
     ]
