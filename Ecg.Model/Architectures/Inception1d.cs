@@ -58,6 +58,9 @@ public sealed class Inception1d : Module<Tensor, Tensor>, IEcgNetwork
     public int Classes { get; }
     public int EmbeddingSize => head.HiddenSize;
 
+    /// <summary>Whether a shortcut is added around every three blocks (read by the ONNX export).</summary>
+    public bool UseResidual => useResidual;
+
     /// <summary>Branch kernel sizes derived from the kernel size argument (39, 19, 9 for 40).</summary>
     public IReadOnlyList<long> KernelSizes { get; }
 
