@@ -16,34 +16,8 @@ open System.Text
 [<AbstractClass; Sealed>]
 type ProcessedDatasetFile private () =
 
-    static let chunkBytes = 1 <<< 20
-
     static let requireLittleEndian () =
         if not BitConverter.IsLittleEndian then raise (PlatformNotSupportedException "the .npz writer and reader assume a little-endian machine")
-
-    static let writeArray (zip: ZipArchive) (level: CompressionLevel) (name: string) (descr: string) (shape: int64[]) (data: ReadOnlySpan<byte>) =
-        let entry = zip.CreateEntry(name + ".npy", level)
-        use s = entry.Open()
-        s.Write(NpyFormat.HeaderBytes(descr, shape))
-        // Chunked so the deflate stream never needs a second copy of a large array.
-        let mutable offset = 0
-        while offset < data.Length do
-            let n = min chunkBytes (data.Length - offset)
-            s.Write(data.Slice(offset, n))
-            offset <- offset + n
-
-
-    /// NumPy '<U{n}': n UTF-32 code units per string, zero padded.
-    static let writeStrings zip level (name: string) (values: string[]) (shape: int64[]) =
-        let values = values |> Array.map (fun v -> if isNull v then "" else v)
-        let width = values |> Array.fold (fun m v -> max m (Encoding.UTF32.GetByteCount v / 4)) 1
-        let bytes = Array.zeroCreate<byte> (values.Length * width * 4)
-        values |> Array.iteri (fun i v -> Encoding.UTF32.GetBytes(v, 0, v.Length, bytes, i * width * 4) |> ignore)
-        writeArray zip level name (sprintf "<U%d" width) shape (ReadOnlySpan<byte>(bytes))
-
-    static member private WriteNumbers<'T when 'T: unmanaged and 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType>
-            (zip, level, name, descr, shape, values: 'T[]) =
-        writeArray zip level name descr shape (MemoryMarshal.AsBytes(ReadOnlySpan<'T>(values)))
 
     /// Reads `count` elements of 'T straight into their final array (no intermediate byte copy).
     static member private ReadNumbers<'T when 'T: unmanaged and 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType>
@@ -76,34 +50,32 @@ type ProcessedDatasetFile private () =
     static member private WriteNpzTemp(full: string, d: ProcessedDataset, compression: CompressionLevel, signalsFile: string) : string =
         let folder = Path.GetDirectoryName full
         Directory.CreateDirectory folder |> ignore
-        let temp = Path.Combine(folder, sprintf ".%s.%s.tmp" (Path.GetFileName full) (Guid.NewGuid().ToString("N")))
+        let temp = AtomicFile.TemporaryPathFor full
         try
             do
                 use fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 <<< 16)
                 do
-                    use zip = new ZipArchive(fs, ZipArchiveMode.Create, true)
+                    use npz = new NpzWriter(fs, compression)
                     let n = int64 d.RecordCount
                     if isNull signalsFile then
                         // Record by record, so mapped signals and subsets stream too and no copy is made.
-                        let entry = zip.CreateEntry("signals.npy", compression)
-                        use s = entry.Open()
-                        s.Write(NpyFormat.HeaderBytes("<f4", [| n; int64 d.Samples; int64 d.Leads |]))
+                        use s = npz.OpenArray("signals", "<f4", [| n; int64 d.Samples; int64 d.Leads |])
                         for i in 0 .. d.RecordCount - 1 do s.Write(MemoryMarshal.AsBytes(d.Signal(i).Span))
                     else
-                        writeStrings zip compression "signals_file" [| signalsFile |] [||]
-                    ProcessedDatasetFile.WriteNumbers(zip, compression, "ecg_ids", "<i4", [| n |], d.EcgIds)
-                    ProcessedDatasetFile.WriteNumbers(zip, compression, "labels", "|u1", [| n; int64 d.ClassNames.Length |], d.Labels)
-                    writeStrings zip compression "class_names" d.ClassNames [| int64 d.ClassNames.Length |]
-                    writeStrings zip compression "lead_names" d.LeadNames [| int64 d.LeadNames.Length |]
-                    ProcessedDatasetFile.WriteNumbers(zip, compression, "strat_fold", "<i4", [| n |], d.StratFolds)
-                    ProcessedDatasetFile.WriteNumbers(zip, compression, "patient_id", "<f8", [| n |], d.PatientIds)
-                    ProcessedDatasetFile.WriteNumbers(zip, compression, "age", "<f8", [| n |], d.Age)
-                    ProcessedDatasetFile.WriteNumbers(zip, compression, "sex", "<f8", [| n |], d.Sex)
-                    ProcessedDatasetFile.WriteNumbers(zip, compression, "height", "<f8", [| n |], d.Height)
-                    ProcessedDatasetFile.WriteNumbers(zip, compression, "weight", "<f8", [| n |], d.Weight)
-                    ProcessedDatasetFile.WriteNumbers(zip, compression, "site", "<f8", [| n |], d.Site)
-                    writeStrings zip compression "device" d.Device [| n |]
-                    ProcessedDatasetFile.WriteNumbers(zip, compression, "sampling_rate", "<f8", [||], [| d.SamplingRate |])
+                        npz.Write("signals_file", [||], [| signalsFile |])
+                    npz.Write("ecg_ids", [| n |], d.EcgIds)
+                    npz.Write("labels", [| n; int64 d.ClassNames.Length |], d.Labels)
+                    npz.Write("class_names", [| int64 d.ClassNames.Length |], d.ClassNames)
+                    npz.Write("lead_names", [| int64 d.LeadNames.Length |], d.LeadNames)
+                    npz.Write("strat_fold", [| n |], d.StratFolds)
+                    npz.Write("patient_id", [| n |], d.PatientIds)
+                    npz.Write("age", [| n |], d.Age)
+                    npz.Write("sex", [| n |], d.Sex)
+                    npz.Write("height", [| n |], d.Height)
+                    npz.Write("weight", [| n |], d.Weight)
+                    npz.Write("site", [| n |], d.Site)
+                    npz.Write("device", [| n |], d.Device)
+                    npz.Write("sampling_rate", [||], [| d.SamplingRate |])
                 fs.Flush(true)
             temp
         with _ ->
@@ -127,8 +99,8 @@ type ProcessedDatasetFile private () =
         let npzTemp = ProcessedDatasetFile.WriteNpzTemp(full, dataset, CompressionLevel.Fastest, Path.GetFileName sibling)
         try
             if File.Exists full then File.Delete full
-            File.Move(signalsTemp, sibling, true)
-            File.Move(npzTemp, full, true)
+            AtomicFile.Commit(signalsTemp, sibling)
+            AtomicFile.Commit(npzTemp, full)
         with _ ->
             (try File.Delete npzTemp with _ -> ())
             reraise ()
@@ -146,7 +118,7 @@ type ProcessedDatasetFile private () =
             ProcessedDatasetFile.CommitWithSignalsFile(full, dataset, writer.Finish())
         else
             let temp = ProcessedDatasetFile.WriteNpzTemp(full, dataset, compression, null)
-            try File.Move(temp, full, true)
+            try AtomicFile.Commit(temp, full)
             with _ ->
                 (try File.Delete temp with _ -> ())
                 reraise ()

@@ -53,13 +53,6 @@ public static class SessionReport
         AtomicFile.WriteAllText(Path.Combine(session.Folder, "classification_report.txt"), text.ToString());
     }
 
-    private static readonly JsonSerializerOptions ThresholdJson = new()
-    {
-        WriteIndented = true,
-        // A class with no F1 gain at any cut gets +Infinity (never predicted); JSON needs the named literal.
-        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
-
     private sealed record ClassThreshold(string Name, double Threshold, double ValidationF1, double ValidationF1AtDefault);
 
     private sealed record ThresholdFile(string TunedOn, int ValidationRecords, string Rule, double DefaultThreshold, ClassThreshold[] Classes);
@@ -69,8 +62,8 @@ public static class SessionReport
         var document = new ThresholdFile("validation", records,
             "predict the class when probability >= threshold; Infinity means never", 0.5,
             names.Select((n, c) => new ClassThreshold(n, tuning.Thresholds[c], tuning.F1[c], f1AtHalf[c])).ToArray());
-        var options = new JsonSerializerOptions(ThresholdJson) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
-        AtomicFile.WriteAllText(ThresholdsPath(session), JsonSerializer.Serialize(document, options));
+        // JsonDefaults writes a class with no F1 gain at any cut (threshold +Infinity, never predicted) as "Infinity".
+        AtomicFile.WriteAllText(ThresholdsPath(session), JsonSerializer.Serialize(document, JsonDefaults.Options));
     }
 
     public static string ThresholdsPath(TrainingSession session) => Path.Combine(session.Folder, "thresholds.json");
@@ -80,8 +73,7 @@ public static class SessionReport
     {
         var path = ThresholdsPath(session);
         if (!File.Exists(path)) throw new FileNotFoundException($"Session '{session.Folder}' has no thresholds.json (no validation set, or training unfinished).", path);
-        var options = new JsonSerializerOptions(ThresholdJson) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
-        var document = JsonSerializer.Deserialize<ThresholdFile>(File.ReadAllText(path), options)
+        var document = JsonSerializer.Deserialize<ThresholdFile>(File.ReadAllText(path), JsonDefaults.Options)
                        ?? throw new InvalidDataException($"'{path}' is empty.");
         if (!document.Classes.Select(c => c.Name).SequenceEqual(session.Manifest.ClassNames))
             throw new InvalidDataException($"'{path}': classes differ from the session's [{string.Join(",", session.Manifest.ClassNames)}].");
