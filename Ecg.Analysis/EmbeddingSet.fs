@@ -35,38 +35,24 @@ type EmbeddingSet =
 /// split <U (1,); weights <U (1,); session <i4 (1,).
 [<AbstractClass; Sealed>]
 type EmbeddingFile private () =
-    static let writeEntry (zip: ZipArchive) (name: string) (descr: string) (shape: int64[]) (bytes: ReadOnlySpan<byte>) =
-        let entry = zip.CreateEntry(name + ".npy", CompressionLevel.Fastest)
-        use s = entry.Open()
-        s.Write(NpyFormat.HeaderBytes(descr, shape))
-        s.Write(bytes)
-
-    static let writeStrings zip (name: string) (values: string[]) =
-        let width = values |> Array.fold (fun m (v: string) -> max m (Encoding.UTF32.GetByteCount v / 4)) 1
-        let bytes = Array.zeroCreate<byte> (values.Length * width * 4)
-        values |> Array.iteri (fun i v -> Encoding.UTF32.GetBytes(v, 0, v.Length, bytes, i * width * 4) |> ignore)
-        writeEntry zip name (sprintf "<U%d" width) [| int64 values.Length |] (ReadOnlySpan<byte>(bytes))
 
     /// Writes atomically (temporary file, then rename).
     static member Write(path: string, set: EmbeddingSet) =
-        if not BitConverter.IsLittleEndian then raise (PlatformNotSupportedException "the .npz writer assumes a little-endian machine")
         let n = set.Count
         if set.Embeddings.Length <> n * set.Dimension then
             invalidArg "set" (sprintf "embeddings hold %d values, expected %d records x %d" set.Embeddings.Length n set.Dimension)
         if set.Labels.Length <> n * set.ClassNames.Length then
             invalidArg "set" (sprintf "labels hold %d values, expected %d records x %d classes" set.Labels.Length n set.ClassNames.Length)
-        Ecg.Model.AtomicFile.Write(path, fun temporary ->
+        AtomicFile.Write(path, fun temporary ->
             use fs = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write)
-            do
-                use zip = new ZipArchive(fs, ZipArchiveMode.Create, true)
-                writeEntry zip "ecg_ids" "<i4" [| int64 n |] (MemoryMarshal.AsBytes(ReadOnlySpan<int>(set.EcgIds)))
-                writeEntry zip "embeddings" "<f4" [| int64 n; int64 set.Dimension |] (MemoryMarshal.AsBytes(ReadOnlySpan<float32>(set.Embeddings)))
-                writeEntry zip "labels" "|u1" [| int64 n; int64 set.ClassNames.Length |] (ReadOnlySpan<byte>(set.Labels))
-                writeStrings zip "class_names" set.ClassNames
-                writeStrings zip "split" [| set.Split |]
-                writeStrings zip "weights" [| set.Weights |]
-                writeEntry zip "session" "<i4" [| 1L |] (MemoryMarshal.AsBytes(ReadOnlySpan<int>([| set.SessionNumber |])))
-            fs.Flush(true))
+            use npz = new NpzWriter(fs, CompressionLevel.Fastest)
+            npz.Write("ecg_ids", [| int64 n |], set.EcgIds)
+            npz.Write("embeddings", [| int64 n; int64 set.Dimension |], set.Embeddings)
+            npz.Write("labels", [| int64 n; int64 set.ClassNames.Length |], set.Labels)
+            npz.Write("class_names", [| int64 set.ClassNames.Length |], set.ClassNames)
+            npz.Write("split", [| 1L |], [| set.Split |])
+            npz.Write("weights", [| 1L |], [| set.Weights |])
+            npz.Write("session", [| 1L |], [| set.SessionNumber |]))
 
     /// Reads a file written by Write; errors name the file and array.
     static member Read(path: string) : EmbeddingSet =

@@ -293,7 +293,7 @@ type FeatureSpaceStage private () =
         report "charts"
         let chartsFolder = Path.Combine(folder, "charts")
         Directory.CreateDirectory chartsFolder |> ignore
-        HtmlCharts.ensurePlotly chartsFolder
+        HtmlCharts.EnsurePlotly chartsFolder
         let metadataValues = schemes |> Array.map (fun s -> s.Field, valuesOf s.Field)
         let hover =
             Array.init n (fun i ->
@@ -301,21 +301,21 @@ type FeatureSpaceStage private () =
                 sprintf "ecg_id %d<br>%s<br>cluster %d<br>%s" set.EcgIds.[i] (labelSetName classNames labels.[i]) kmeans.Labels.[i] (String.Join(", ", meta)))
         let written = Collections.Generic.List<string * string>()
         let page (file: string) (title: string) traces axisName =
-            HtmlCharts.writePage (Path.Combine(chartsFolder, file)) title (axisName + " 1") (axisName + " 2") traces false HtmlCharts.PlotlyFileName
+            HtmlCharts.WritePage(Path.Combine(chartsFolder, file), title, axisName + " 1", axisName + " 2", traces, false, HtmlCharts.PlotlyFileName)
             written.Add((file, title))
         let groupTraces (layout: float[][]) (groupOf: int -> string) (order: string[]) =
             order |> Array.choose (fun g ->
                 let members = [| for i in 0 .. n - 1 do if groupOf i = g then yield i |]
                 if members.Length = 0 then None
-                else Some (HtmlCharts.markers (sprintf "%s (%d)" g members.Length)
-                               (members |> Array.map (fun i -> layout.[i].[0])) (members |> Array.map (fun i -> layout.[i].[1]))
-                               (members |> Array.map (fun i -> hover.[i]))))
+                else Some (HtmlCharts.Markers(sprintf "%s (%d)" g members.Length,
+                                              members |> Array.map (fun i -> layout.[i].[0]), members |> Array.map (fun i -> layout.[i].[1]),
+                                              members |> Array.map (fun i -> hover.[i]))))
         for name, layout, _ in projections do
             let title what = sprintf "%s of session %d embeddings (%s, %d records) by %s" (name.ToUpperInvariant()) sessionNumber split n what
             page (sprintf "%s_clusters.html" name) (title "K-Means cluster")
                 (groupTraces layout (fun i -> sprintf "cluster %d" kmeans.Labels.[i]) (Array.init clusters (sprintf "cluster %d"))) name
             classNames |> Array.iteri (fun c cls ->
-                page (sprintf "%s_class_%s.html" name (HtmlCharts.safeFileName cls)) (title ("class " + cls))
+                page (sprintf "%s_class_%s.html" name (HtmlCharts.SafeFileName cls)) (title ("class " + cls))
                     (groupTraces layout (fun i -> if labels.[i].[c] = 1uy then cls else "not " + cls) [| "not " + cls; cls |]) name)
             let combinations = labels |> Array.map (labelSetName classNames)
             let combinationOrder = combinations |> Array.countBy id |> Array.sortBy (fun (g, k) -> -k, g) |> Array.map fst
@@ -329,18 +329,17 @@ type FeatureSpaceStage private () =
             let file = sprintf "confusion_%s.html" bucket.Field
             let title = sprintf "K-Means (%d clusters) x %s bucket: accuracy %.3f over %d records (%d missing, %d out of range)"
                             bucket.Clusters bucket.Field bucket.Accuracy bucket.Included bucket.Missing bucket.OutOfRange
-            HtmlCharts.writePage (Path.Combine(chartsFolder, file)) title (bucket.Field + " bucket") "cluster"
-                [ HtmlCharts.countHeatmap bucket.Confusion bucket.Buckets (Array.init bucket.Clusters (sprintf "cluster %d")) ] true HtmlCharts.PlotlyFileName
+            HtmlCharts.WritePage(Path.Combine(chartsFolder, file), title, bucket.Field + " bucket", "cluster",
+                [ HtmlCharts.CountHeatmap(Array.map (Array.map int64) bucket.Confusion, bucket.Buckets, Array.init bucket.Clusters (sprintf "cluster %d")) ],
+                true, HtmlCharts.PlotlyFileName)
             written.Add((file, title))
         let indexPath = Path.Combine(chartsFolder, "index.html")
-        HtmlCharts.writeIndex indexPath (sprintf "Feature space of training session %d (%s)" sessionNumber split) written
+        HtmlCharts.WriteIndex(indexPath, sprintf "Feature space of training session %d (%s)" sessionNumber split, written)
 
         let summary = { summary with ElapsedSeconds = clock.Elapsed.TotalSeconds }
         let jsonPath = Path.Combine(folder, "summary.json")
         let textPath = Path.Combine(folder, "summary.txt")
-        let jsonOptions = JsonSerializerOptions(WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-                                                NumberHandling = Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals)
-        AtomicFile.WriteAllText(jsonPath, JsonSerializer.Serialize(summary, jsonOptions))
+        AtomicFile.WriteAllText(jsonPath, JsonSerializer.Serialize(summary, JsonDefaults.Options))
         AtomicFile.WriteAllText(textPath, FeatureSpaceStage.WriteText summary)
         { Summary = summary; Folder = folder; EmbeddingsPath = embeddingsPath; SummaryJsonPath = jsonPath; SummaryTextPath = textPath
           ProjectionsCsvPath = csvPath; ChartsIndexPath = indexPath

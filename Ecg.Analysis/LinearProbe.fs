@@ -230,4 +230,4 @@ module LinearProbe =
             use b = floats (model.Bias) [| int64 model.Outputs |]
             layer.weight.copy_(w) |> ignore
             layer.bias.copy_(b) |> ignore
-        Ecg.Model.AtomicFile.Write(path, fun temporary -> layer.save(temporary) |> ignore)
+        Ecg.Data.AtomicFile.Write(path, fun temporary -> layer.save(temporary) |> ignore)

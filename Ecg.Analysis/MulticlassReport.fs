@@ -6,6 +6,7 @@ open System.IO
 open System.Numerics
 open System.Text
 open System.Text.Json
+open Ecg.Data
 open Ecg.Model.Metrics
 
 /// scikit-learn 1.2.1 `classification_report(y_true, y_pred, labels=range(C), target_names=names)` for
@@ -16,29 +17,8 @@ open Ecg.Model.Metrics
 [<AllowNullLiteral>]
 type MulticlassReport private (classes: ReportRow[], micro: ReportRow, microIsAccuracy: bool, macro: ReportRow, weighted: ReportRow,
                                confusion: int[][]) =
-    /// Python's format(x, ".Nf"): the exact binary value rounded half to even (0.625 -> "0.62").
-    static let formatFixed (value: float) (digits: int) =
-        if Double.IsNaN value then "nan"
-        elif Double.IsInfinity value then (if value > 0.0 then "inf" else "-inf")
-        else
-            let bits = BitConverter.DoubleToInt64Bits value
-            let negative = bits < 0L
-            let exponent = int ((bits >>> 52) &&& 0x7FFL)
-            let fraction = bits &&& 0xFFFFFFFFFFFFFL
-            let mantissa, power = if exponent = 0 then fraction, -1074 else (fraction ||| (1L <<< 52)), exponent - 1075
-            // |value| * 10^digits = mantissa * 2^power * 10^digits, rounded half to even.
-            let scaled = BigInteger mantissa * BigInteger.Pow(BigInteger 10, digits)
-            let rounded =
-                if power >= 0 then scaled * BigInteger.Pow(BigInteger 2, power)
-                else
-                    let denominator = BigInteger.Pow(BigInteger 2, -power)
-                    let q = BigInteger.Divide(scaled, denominator)
-                    let r = scaled - q * denominator
-                    let twice = r * BigInteger 2
-                    if twice > denominator || (twice = denominator && not q.IsEven) then q + BigInteger.One else q
-            let text = rounded.ToString(CultureInfo.InvariantCulture).PadLeft(digits + 1, '0')
-            let body = if digits = 0 then text else text.Substring(0, text.Length - digits) + "." + text.Substring(text.Length - digits)
-            if negative then "-" + body else body
+    /// Python's format(x, ".Nf") (0.625 -> "0.62"), as sklearn's report prints.
+    static let formatFixed (value: float) (digits: int) = PythonFormat.Fixed(value, digits)
 
     /// Per-class rows in class order.
     member _.Classes = classes

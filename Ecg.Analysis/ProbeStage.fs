@@ -94,9 +94,7 @@ type ProbeProgress = { Step: string; Done: int; Total: int }
 /// never overwritten artifacts/probe_training_sessions/session_N/ with one folder per target.
 [<AbstractClass; Sealed>]
 type ProbeStage private () =
-    static let jsonOptions =
-        JsonSerializerOptions(WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-                              NumberHandling = Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals)
+    static let jsonOptions = JsonDefaults.Options
     static let r (v: float) = v.ToString("R", CultureInfo.InvariantCulture)
 
     /// Field, kind, bucket scheme (classifiers) and target encoding of a target name.
@@ -113,13 +111,13 @@ type ProbeStage private () =
         let epochs = history |> Array.map (fun h -> float h.Epoch)
         let plotly = "../" + HtmlCharts.PlotlyFileName
         let lossName = match kind with | ProbeKind.Softmax -> "cross-entropy" | ProbeKind.Sigmoid -> "binary cross-entropy" | _ -> "mean squared error (standardised target)"
-        HtmlCharts.writePage (Path.Combine(folder, "Loss.html")) (sprintf "%s probe: loss per epoch" target) "epoch" lossName
-            [ HtmlCharts.line "train" epochs (history |> Array.map (fun h -> h.TrainLoss))
-              HtmlCharts.line "validation" epochs (history |> Array.map (fun h -> h.ValidationLoss)) ] false plotly
+        HtmlCharts.WritePage(Path.Combine(folder, "Loss.html"), sprintf "%s probe: loss per epoch" target, "epoch", lossName,
+                             [ HtmlCharts.Line("train", epochs, history |> Array.map (fun h -> h.TrainLoss))
+                               HtmlCharts.Line("validation", epochs, history |> Array.map (fun h -> h.ValidationLoss)) ], false, plotly)
         let file, scoreName = if kind = ProbeKind.Regression then "MAE.html", "mean absolute error" else "Accuracy.html", "accuracy"
-        HtmlCharts.writePage (Path.Combine(folder, file)) (sprintf "%s probe: %s per epoch" target scoreName) "epoch" scoreName
-            [ HtmlCharts.line "train" epochs (history |> Array.map (fun h -> h.TrainScore))
-              HtmlCharts.line "validation" epochs (history |> Array.map (fun h -> h.ValidationScore)) ] false plotly
+        HtmlCharts.WritePage(Path.Combine(folder, file), sprintf "%s probe: %s per epoch" target scoreName, "epoch", scoreName,
+                             [ HtmlCharts.Line("train", epochs, history |> Array.map (fun h -> h.TrainScore))
+                               HtmlCharts.Line("validation", epochs, history |> Array.map (fun h -> h.ValidationScore)) ], false, plotly)
 
     static member private TrainTarget(folder: string, target: string, set: EmbeddingSet, rows: float[][], values: float[],
                                       splitOf: string[], options: ProbeTrainingOptions) : ProbeTargetResult =
@@ -198,9 +196,10 @@ type ProbeStage private () =
                 let matrix = StringBuilder("true \\ predicted," + String.Join(",", classes) + "\n")
                 report.Confusion |> Array.iteri (fun t row -> matrix.AppendLine(classes.[t] + "," + String.Join(",", row)) |> ignore)
                 AtomicFile.WriteAllText(Path.Combine(folder, "confusion_matrix.csv"), matrix.ToString())
-                HtmlCharts.writePage (Path.Combine(folder, "confusion_matrix.html"))
-                    (sprintf "%s probe on test: accuracy %.3f over %d records" target report.Accuracy test.Length) "predicted" "true"
-                    [ HtmlCharts.countHeatmap report.Confusion classes classes ] true ("../" + HtmlCharts.PlotlyFileName)
+                HtmlCharts.WritePage(Path.Combine(folder, "confusion_matrix.html"),
+                                     sprintf "%s probe on test: accuracy %.3f over %d records" target report.Accuracy test.Length, "predicted", "true",
+                                     [ HtmlCharts.CountHeatmap(Array.map (Array.map int64) report.Confusion, classes, classes) ], true,
+                                     "../" + HtmlCharts.PlotlyFileName)
             AtomicFile.WriteAllText(Path.Combine(folder, "probe.json"), JsonSerializer.Serialize(summary, jsonOptions))
             { Summary = summary; Report = report; Fit = fit }
 
@@ -247,7 +246,7 @@ type ProbeStage private () =
             | Some j -> invalidOp (sprintf "Training session %d gives ecg_id %d a non-finite embedding (component %d is %g): its signal or the weights hold NaN or infinity." sessionNumber set.EcgIds.[i] j r.[j])
             | None -> ())
         let struct (number, folder) = layout.ClaimProbeSession()
-        HtmlCharts.ensurePlotly folder
+        HtmlCharts.EnsurePlotly folder
         let results =
             targets |> Array.mapi (fun k target ->
                 cancel.ThrowIfCancellationRequested()

@@ -139,15 +139,6 @@ type Preprocessing private () =
         let stem = Path.Combine(Path.GetDirectoryName full, Path.GetFileNameWithoutExtension full)
         stem + "_report.json", stem + "_report.txt"
 
-    static member private WriteAtomically(path: string, text: string) =
-        let temp = path + "." + Guid.NewGuid().ToString("N") + ".tmp"
-        try
-            File.WriteAllText(temp, text, UTF8Encoding(false))
-            File.Move(temp, path, true)
-        with _ ->
-            (try File.Delete temp with _ -> ())
-            reraise ()
-
     static member Run(options: PreprocessingOptions, progress: Action<PreprocessingProgress>) : PreprocessingResult =
         let clock = Stopwatch.StartNew()
         if isNull (box options) || String.IsNullOrWhiteSpace options.PtbXlFolder then invalidArg "options" "PtbXlFolder is required"
@@ -276,8 +267,8 @@ type Preprocessing private () =
                 dataset
         let summary = { summary with ElapsedSeconds = clock.Elapsed.TotalSeconds }
         if output <> "" then
-            Preprocessing.WriteAtomically(jsonPath, JsonSerializer.Serialize(summary, JsonSerializerOptions(WriteIndented = true)))
-            Preprocessing.WriteAtomically(textPath, summary.ToText())
+            AtomicFile.WriteAllText(jsonPath, JsonSerializer.Serialize(summary, JsonDefaults.DeclaredNames))
+            AtomicFile.WriteAllText(textPath, summary.ToText())
         { Dataset = dataset; Summary = summary }
 
     static member Run(options: PreprocessingOptions) : PreprocessingResult = Preprocessing.Run(options, null)

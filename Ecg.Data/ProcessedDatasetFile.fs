@@ -21,34 +21,8 @@ open System.Text
 [<AbstractClass; Sealed>]
 type ProcessedDatasetFile private () =
 
-    static let chunkBytes = 1 <<< 20
-
     static let requireLittleEndian () =
         if not BitConverter.IsLittleEndian then raise (PlatformNotSupportedException "the .npz writer and reader assume a little-endian machine")
-
-    static let writeArray (zip: ZipArchive) (level: CompressionLevel) (name: string) (descr: string) (shape: int64[]) (data: ReadOnlySpan<byte>) =
-        let entry = zip.CreateEntry(name + ".npy", level)
-        use s = entry.Open()
-        s.Write(NpyFormat.HeaderBytes(descr, shape))
-        // Chunked so the deflate stream never needs a second copy of a large array.
-        let mutable offset = 0
-        while offset < data.Length do
-            let n = min chunkBytes (data.Length - offset)
-            s.Write(data.Slice(offset, n))
-            offset <- offset + n
-
-
-    /// NumPy '<U{n}': n UTF-32 code units per string, zero padded.
-    static let writeStrings zip level (name: string) (values: string[]) (shape: int64[]) =
-        let values = values |> Array.map (fun v -> if isNull v then "" else v)
-        let width = values |> Array.fold (fun m v -> max m (Encoding.UTF32.GetByteCount v / 4)) 1
-        let bytes = Array.zeroCreate<byte> (values.Length * width * 4)
-        values |> Array.iteri (fun i v -> Encoding.UTF32.GetBytes(v, 0, v.Length, bytes, i * width * 4) |> ignore)
-        writeArray zip level name (sprintf "<U%d" width) shape (ReadOnlySpan<byte>(bytes))
-
-    static member private WriteNumbers<'T when 'T: unmanaged and 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType>
-            (zip, level, name, descr, shape, values: 'T[]) =
-        writeArray zip level name descr shape (MemoryMarshal.AsBytes(ReadOnlySpan<'T>(values)))
 
     /// Reads `count` elements of 'T straight into their final array (no intermediate byte copy).
     static member private ReadNumbers<'T when 'T: unmanaged and 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType>
@@ -82,47 +56,45 @@ type ProcessedDatasetFile private () =
     static member private WriteNpzTemp(full: string, d: ProcessedDataset, compression: CompressionLevel, signalsFile: string) : string =
         let folder = Path.GetDirectoryName full
         Directory.CreateDirectory folder |> ignore
-        let temp = Path.Combine(folder, sprintf ".%s.%s.tmp" (Path.GetFileName full) (Guid.NewGuid().ToString("N")))
+        let temp = AtomicFile.TemporaryPathFor full
         try
             do
                 use fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 <<< 16)
                 do
-                    use zip = new ZipArchive(fs, ZipArchiveMode.Create, true)
+                    use npz = new NpzWriter(fs, compression)
                     let n = int64 d.RecordCount
                     if isNull signalsFile then
                         // Record by record, so mapped signals and subsets stream too and no copy is made.
-                        let entry = zip.CreateEntry("signals.npy", compression)
-                        use s = entry.Open()
-                        s.Write(NpyFormat.HeaderBytes("<f4", [| n; int64 d.Samples; int64 d.Leads |]))
+                        use s = npz.OpenArray("signals", "<f4", [| n; int64 d.Samples; int64 d.Leads |])
                         for i in 0 .. d.RecordCount - 1 do s.Write(MemoryMarshal.AsBytes(d.Signal(i).Span))
                     else
-                        writeStrings zip compression "signals_file" [| signalsFile |] [||]
-                    ProcessedDatasetFile.WriteNumbers(zip, compression, "ecg_ids", "<i4", [| n |], d.EcgIds)
-                    ProcessedDatasetFile.WriteNumbers(zip, compression, "labels", "|u1", [| n; int64 d.ClassNames.Length |], d.Labels)
-                    writeStrings zip compression "class_names" d.ClassNames [| int64 d.ClassNames.Length |]
-                    writeStrings zip compression "lead_names" d.LeadNames [| int64 d.LeadNames.Length |]
-                    ProcessedDatasetFile.WriteNumbers(zip, compression, "strat_fold", "<i4", [| n |], d.StratFolds)
-                    ProcessedDatasetFile.WriteNumbers(zip, compression, "patient_id", "<f8", [| n |], d.PatientIds)
-                    ProcessedDatasetFile.WriteNumbers(zip, compression, "age", "<f8", [| n |], d.Age)
-                    ProcessedDatasetFile.WriteNumbers(zip, compression, "sex", "<f8", [| n |], d.Sex)
-                    ProcessedDatasetFile.WriteNumbers(zip, compression, "height", "<f8", [| n |], d.Height)
-                    ProcessedDatasetFile.WriteNumbers(zip, compression, "weight", "<f8", [| n |], d.Weight)
-                    ProcessedDatasetFile.WriteNumbers(zip, compression, "site", "<f8", [| n |], d.Site)
-                    writeStrings zip compression "device" d.Device [| n |]
-                    ProcessedDatasetFile.WriteNumbers(zip, compression, "sampling_rate", "<f8", [||], [| d.SamplingRate |])
+                        npz.Write("signals_file", [||], [| signalsFile |])
+                    npz.Write("ecg_ids", [| n |], d.EcgIds)
+                    npz.Write("labels", [| n; int64 d.ClassNames.Length |], d.Labels)
+                    npz.Write("class_names", [| int64 d.ClassNames.Length |], d.ClassNames)
+                    npz.Write("lead_names", [| int64 d.LeadNames.Length |], d.LeadNames)
+                    npz.Write("strat_fold", [| n |], d.StratFolds)
+                    npz.Write("patient_id", [| n |], d.PatientIds)
+                    npz.Write("age", [| n |], d.Age)
+                    npz.Write("sex", [| n |], d.Sex)
+                    npz.Write("height", [| n |], d.Height)
+                    npz.Write("weight", [| n |], d.Weight)
+                    npz.Write("site", [| n |], d.Site)
+                    npz.Write("device", [| n |], d.Device)
+                    npz.Write("sampling_rate", [||], [| d.SamplingRate |])
                     if not (isNull d.Scp) then
                         let scp = d.Scp
                         let k = int64 scp.CodeNames.Length
                         let flags (values: bool[]) = values |> Array.map (fun v -> if v then 1uy else 0uy)
-                        writeStrings zip compression "scp_code_names" scp.CodeNames [| k |]
-                        ProcessedDatasetFile.WriteNumbers(zip, compression, "scp_code_diagnostic", "|u1", [| k |], flags scp.IsDiagnostic)
-                        ProcessedDatasetFile.WriteNumbers(zip, compression, "scp_code_form", "|u1", [| k |], flags scp.IsForm)
-                        ProcessedDatasetFile.WriteNumbers(zip, compression, "scp_code_rhythm", "|u1", [| k |], flags scp.IsRhythm)
-                        writeStrings zip compression "scp_code_diagnostic_class" scp.DiagnosticClass [| k |]
-                        writeStrings zip compression "scp_code_diagnostic_subclass" scp.DiagnosticSubclass [| k |]
-                        ProcessedDatasetFile.WriteNumbers(zip, compression, "scp_offsets", "<i4", [| n + 1L |], scp.Offsets)
-                        ProcessedDatasetFile.WriteNumbers(zip, compression, "scp_code_index", "<i4", [| int64 scp.CodeIndex.Length |], scp.CodeIndex)
-                        ProcessedDatasetFile.WriteNumbers(zip, compression, "scp_likelihood", "<f4", [| int64 scp.Likelihood.Length |], scp.Likelihood)
+                        npz.Write("scp_code_names", [| k |], scp.CodeNames)
+                        npz.Write("scp_code_diagnostic", [| k |], flags scp.IsDiagnostic)
+                        npz.Write("scp_code_form", [| k |], flags scp.IsForm)
+                        npz.Write("scp_code_rhythm", [| k |], flags scp.IsRhythm)
+                        npz.Write("scp_code_diagnostic_class", [| k |], scp.DiagnosticClass)
+                        npz.Write("scp_code_diagnostic_subclass", [| k |], scp.DiagnosticSubclass)
+                        npz.Write("scp_offsets", [| n + 1L |], scp.Offsets)
+                        npz.Write("scp_code_index", [| int64 scp.CodeIndex.Length |], scp.CodeIndex)
+                        npz.Write("scp_likelihood", [| int64 scp.Likelihood.Length |], scp.Likelihood)
                 fs.Flush(true)
             temp
         with _ ->
@@ -146,8 +118,8 @@ type ProcessedDatasetFile private () =
         let npzTemp = ProcessedDatasetFile.WriteNpzTemp(full, dataset, CompressionLevel.Fastest, Path.GetFileName sibling)
         try
             if File.Exists full then File.Delete full
-            File.Move(signalsTemp, sibling, true)
-            File.Move(npzTemp, full, true)
+            AtomicFile.Commit(signalsTemp, sibling)
+            AtomicFile.Commit(npzTemp, full)
         with _ ->
             (try File.Delete npzTemp with _ -> ())
             reraise ()
@@ -165,7 +137,7 @@ type ProcessedDatasetFile private () =
             ProcessedDatasetFile.CommitWithSignalsFile(full, dataset, writer.Finish())
         else
             let temp = ProcessedDatasetFile.WriteNpzTemp(full, dataset, compression, null)
-            try File.Move(temp, full, true)
+            try AtomicFile.Commit(temp, full)
             with _ ->
                 (try File.Delete temp with _ -> ())
                 reraise ()

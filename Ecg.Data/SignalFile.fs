@@ -135,7 +135,7 @@ type MappedSignals private (path: string, mapping: FileMapping, dataOffset: int6
 [<Sealed; AllowNullLiteral>]
 type NpySignalWriter(finalPath: string, samples: int, leads: int) =
     let full = Path.GetFullPath finalPath
-    let temp = Path.Combine(Path.GetDirectoryName full, sprintf ".%s.%s.tmp" (Path.GetFileName full) (Guid.NewGuid().ToString("N")))
+    let temp = AtomicFile.TemporaryPathFor full
     let recordLength = samples * leads
     let shapeOf (n: int) = [| int64 n; int64 samples; int64 leads |]
     let headerLength = (NpyFormat.HeaderBytes("<f4", shapeOf Int32.MaxValue)).Length

@@ -55,43 +55,6 @@ type SyntheticPtbXlResult =
       /// Records with two or more superclasses.
       MultiLabelRecords: int }
 
-/// Deterministic random numbers (SplitMix64): stable across .NET versions, unlike System.Random's seeding.
-type internal SplitMix64(seed: uint64) =
-    let mutable state = seed
-    let mutable spare = 0.0
-    let mutable hasSpare = false
-    static member Mix(a: uint64, b: uint64) =
-        let mutable z = a + 0x9E3779B97F4A7C15UL * (b + 1UL)
-        z <- (z ^^^ (z >>> 30)) * 0xBF58476D1CE4E5B9UL
-        z <- (z ^^^ (z >>> 27)) * 0x94D049BB133111EBUL
-        z ^^^ (z >>> 31)
-    member _.NextUInt64() =
-        state <- state + 0x9E3779B97F4A7C15UL
-        let mutable z = state
-        z <- (z ^^^ (z >>> 30)) * 0xBF58476D1CE4E5B9UL
-        z <- (z ^^^ (z >>> 27)) * 0x94D049BB133111EBUL
-        z ^^^ (z >>> 31)
-    /// Uniform in [0, 1).
-    member r.NextDouble() = float (r.NextUInt64() >>> 11) * (1.0 / 9007199254740992.0)
-    member r.Uniform(a: float, b: float) = a + (b - a) * r.NextDouble()
-    /// Uniform integer in [0, n).
-    member r.Below(n: int) = int (r.NextDouble() * float n)
-    member r.Chance(p: float) = r.NextDouble() < p
-    /// Standard normal (Box-Muller; the pair's second value is kept for the next call).
-    member r.Normal() =
-        if hasSpare then
-            hasSpare <- false
-            spare
-        else
-            let u1 = 1.0 - r.NextDouble()
-            let u2 = r.NextDouble()
-            let radius = sqrt (-2.0 * log u1)
-            spare <- radius * sin (2.0 * Math.PI * u2)
-            hasSpare <- true
-            radius * cos (2.0 * Math.PI * u2)
-    member r.Normal(mean: float, sd: float) = mean + sd * r.Normal()
-    member r.Pick(items: 'T[]) = items.[r.Below items.Length]
-
 /// One record's metadata and the labels and physiology that its signal is generated from.
 [<CLIMutable>]
 type internal SyntheticRecordPlan =
@@ -633,14 +596,14 @@ type SyntheticPtbXl private () =
         let rootSums =
             rootFiles |> Array.map (fun (name, text) ->
                 let b = Encoding.UTF8.GetBytes text
-                WfdbWriter.WriteAtomically(Path.Combine(folder, name), b)
+                AtomicFile.WriteAllBytes(Path.Combine(folder, name), b)
                 (Convert.ToHexStringLower(SHA256.HashData b), name), int64 b.Length)
         let allSums =
             Array.append (rootSums |> Array.map fst) (Array.concat sums)
             |> Array.sortWith (fun (_, a) (_, b) -> String.CompareOrdinal(a, b))
         let sumsText = String.Join("", allSums |> Array.map (fun (h, p) -> h + " " + p + "\n"))
         let sumsBytes = Encoding.ASCII.GetBytes sumsText
-        WfdbWriter.WriteAtomically(Path.Combine(folder, "SHA256SUMS.txt"), sumsBytes)
+        AtomicFile.WriteAllBytes(Path.Combine(folder, "SHA256SUMS.txt"), sumsBytes)
         // Label statistics, through the same mapping preprocessing uses.
         let classNames = [| "CD"; "HYP"; "MI"; "NORM"; "STTC" |]
         let counts = Array.zeroCreate<int> classNames.Length

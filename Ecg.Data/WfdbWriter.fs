@@ -80,19 +80,9 @@ type WfdbWriter private () =
         if Double.IsNaN millivolts then -32768s
         else int16 (Math.Clamp(Math.Round(millivolts * WfdbWriter.Gain, MidpointRounding.ToEven), -32767.0, 32767.0))
 
-    /// Writes bytes to path through a temporary file and a rename, so readers never see a partial file.
-    static member internal WriteAtomically(path: string, bytes: byte[]) =
-        let temp = path + "." + Guid.NewGuid().ToString("N") + ".tmp"
-        try
-            File.WriteAllBytes(temp, bytes)
-            File.Move(temp, path, true)
-        with _ ->
-            (try File.Delete temp with _ -> ())
-            reraise ()
-
     /// Writes `<directory>/<recordName>.hea` and `.dat`, the header last, so a header never names a signal
     /// file that is not complete. `samples` is (Samples, Leads) row-major in ADC units. With `atomic` each file
-    /// goes through a temporary file and a rename; without, it is written in place (for callers that write
+    /// is written durably and atomically (AtomicFile); without, it is written in place (for callers that write
     /// into a staging folder and move the whole folder, which saves a rename per file).
     static member Write(directory: string, recordName: string, samplingFrequency: int, leadNames: string[], samples: int16[], atomic: bool) : WfdbWrittenRecord =
         let header = Encoding.ASCII.GetBytes(WfdbWriter.FormatHeader(recordName, samplingFrequency, leadNames, samples))
@@ -100,7 +90,7 @@ type WfdbWriter private () =
         Directory.CreateDirectory directory |> ignore
         let headerPath = Path.Combine(directory, recordName + ".hea")
         let signalPath = Path.Combine(directory, recordName + ".dat")
-        let write (path: string) (bytes: byte[]) = if atomic then WfdbWriter.WriteAtomically(path, bytes) else File.WriteAllBytes(path, bytes)
+        let write (path: string) (bytes: byte[]) = if atomic then AtomicFile.WriteAllBytes(path, bytes) else File.WriteAllBytes(path, bytes)
         write signalPath signal
         write headerPath header
         { HeaderPath = headerPath; SignalPath = signalPath

@@ -1,3 +1,4 @@
+using Ecg.Data;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;

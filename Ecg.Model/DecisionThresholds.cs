@@ -95,11 +95,6 @@ public sealed record DecisionThresholds(string[] ClassNames, double[] Values, do
     private sealed record ThresholdFile(string TunedOn, int ValidationRecords, string Rule, double DefaultThreshold, ClassThreshold[] Classes,
                                         string? Weights = null, string? Aggregation = null);
 
-    private static readonly JsonSerializerOptions FileOptions = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        // A class with no F1 gain at any cut gets +Infinity (never predicted); JSON needs the named literal.
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
+    // snake_case, NaN and Infinity as named literals (a class never predicted has threshold +Infinity).
+    private static JsonSerializerOptions FileOptions => JsonDefaults.Options;
 }

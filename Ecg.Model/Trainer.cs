@@ -263,14 +263,9 @@ public static class Trainer
         if (get_num_threads() != wanted) set_num_threads(wanted);
     }
 
-    /// <summary>Seed of one epoch's random streams: a SplitMix64 step of (seed, epoch), so nearby seeds do not correlate.</summary>
-    internal static long EpochSeed(long seed, int epoch)
-    {
-        ulong z = unchecked((ulong)seed + 0x9E3779B97F4A7C15UL * (ulong)epoch);
-        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
-        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
-        return (long)((z ^ (z >> 31)) & 0x7FFF_FFFFUL);
-    }
+    /// <summary>Seed of one epoch's random streams: the epoch-th SplitMix64 output from the seed, so nearby seeds do not correlate.</summary>
+    internal static long EpochSeed(long seed, int epoch) =>
+        (long)(SplitMix64.Output(unchecked((ulong)seed), unchecked((ulong)epoch)) & 0x7FFF_FFFFUL);
 
     /// <summary>BCE pos_weight per class: negatives / positives in the training labels (1 where a class has no positives).</summary>
     public static float[] PositiveWeights(byte[] labels, int classes)

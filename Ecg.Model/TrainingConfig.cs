@@ -151,15 +151,11 @@ public sealed record TrainingConfig
     public global::Ecg.Model.LayerSettings ResolveLayerSettings() =>
         LayerSettings == "keras" ? global::Ecg.Model.LayerSettings.Keras : global::Ecg.Model.LayerSettings.Torch;
 
-    internal static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
-        // A session without validation records has NaN validation metrics (and a best score that starts at
-        // -Infinity): written as "NaN"/"-Infinity" strings, which System.Text.Json otherwise refuses.
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
+    /// <summary>
+    /// The solution's JSON options (Ecg.Data.JsonDefaults): snake_case, indented, and NaN/-Infinity as named
+    /// literals, which a session without validation records needs (NaN metrics, a best score from -Infinity).
+    /// </summary>
+    internal static readonly JsonSerializerOptions Json = Ecg.Data.JsonDefaults.Options;
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 

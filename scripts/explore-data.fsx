@@ -108,8 +108,6 @@ let chart =
 
 Directory.CreateDirectory outputFolder |> ignore
 let chartPath = Path.Combine(outputFolder, sprintf "record_%d.html" ecgId)
-// Chart.saveHtml writes the file directly; write to a temporary name and rename so a reader never sees half a page.
-let temporary = Path.Combine(outputFolder, sprintf ".record_%d.%s.html" ecgId (Guid.NewGuid().ToString("N")))
-chart |> Chart.saveHtml temporary
-File.Move(temporary, chartPath, true)
+// The page Chart.saveHtml would write, written atomically so a reader never sees half a page.
+AtomicFile.WriteAllText(chartPath, GenericChart.toEmbeddedHTML chart)
 printfn "\nwritten: %s" chartPath

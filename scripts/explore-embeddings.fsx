@@ -94,7 +94,6 @@ let chart =
     |> Chart.withDisplayOptionsStyle (PlotlyJSReference = PlotlyJSReference.Full)
 Directory.CreateDirectory outputFolder |> ignore
 let chartPath = Path.Combine(outputFolder, "pca_clusters.html")
-let temporary = Path.Combine(outputFolder, sprintf ".pca_clusters.%s.html" (Guid.NewGuid().ToString("N")))
-chart |> Chart.saveHtml temporary
-File.Move(temporary, chartPath, true)
+// The page Chart.saveHtml would write, written atomically so a reader never sees half a page.
+AtomicFile.WriteAllText(chartPath, GenericChart.toEmbeddedHTML chart)
 printfn "\nwritten: %s" chartPath

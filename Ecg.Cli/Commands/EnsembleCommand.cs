@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using Ecg.Data;
 using Ecg.Model;
 using Spectre.Console;
 using Spectre.Console.Cli;

@@ -1,3 +1,4 @@
+using Ecg.Data;
 using System.Reflection;
 using Ecg.Model.Architectures;
 using Google.Protobuf;

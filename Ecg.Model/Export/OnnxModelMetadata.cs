@@ -98,8 +98,8 @@ public sealed record OnnxModelMetadata
             return new Standardisation(root.GetProperty("kind").GetString() ?? "none", root.GetProperty("mean").GetDouble(), root.GetProperty("std").GetDouble());
         });
         var aggregation = required(AggregationKey);
-        if (!WindowedInference.Aggregations.Contains(aggregation))
-            throw new InvalidDataException($"'{source}': ONNX metadata '{AggregationKey}' = '{aggregation}' (known: {string.Join(", ", WindowedInference.Aggregations)}).");
+        if (!WindowAggregations.Names.Contains(aggregation))
+            throw new InvalidDataException($"'{source}': ONNX metadata '{AggregationKey}' = '{aggregation}' (known: {string.Join(", ", WindowAggregations.Names)}).");
         properties.TryGetValue(WindowStrideKey, out var stride);
         return new OnnxModelMetadata
         {

@@ -1,3 +1,4 @@
+using Ecg.Data;
 using System.Text;
 using System.Text.Json;
 using TorchSharp;

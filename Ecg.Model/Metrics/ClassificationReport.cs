@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Ecg.Data;
 
 namespace Ecg.Model.Metrics;
 
@@ -82,7 +83,7 @@ public sealed class ClassificationReport
         {
             text.Append(row.Name.PadLeft(width)).Append(' ');
             foreach (double v in new[] { row.Precision, row.Recall, row.F1 })
-                text.Append(' ').Append(PythonFixedFormat.Format(v, digits).PadLeft(9));
+                text.Append(' ').Append(PythonFormat.Fixed(v, digits).PadLeft(9));
             text.Append(' ').Append(row.Support.ToString(CultureInfo.InvariantCulture).PadLeft(9)).Append('\n');
         }
         foreach (var row in Classes) Line(row);

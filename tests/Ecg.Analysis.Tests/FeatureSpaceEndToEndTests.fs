@@ -9,6 +9,7 @@ open TorchSharp
 open Ecg.Data
 open Ecg.Model
 open Ecg.Analysis
+open Ecg.Tests
 
 /// PTBXL_SAMPLE_DIR, else ../shared/ptbxl-sample beside the repository (two levels above this folder).
 let private sampleFolder () =
@@ -116,6 +117,16 @@ let tests =
                 let html = File.ReadAllText page
                 Expect.stringContains html "<script src=\"plotly.min.js\">" (sprintf "%s loads the local plotly.js" page)
                 Expect.isFalse (html.Contains "https://") (sprintf "%s needs no network" page)
+            // The pages draw the records: every test record once per cluster page, the confusion counts.
+            let traces, layout = ChartPages.read (Path.Combine(charts, "pca_clusters.html"))
+            Expect.stringStarts (ChartPages.title layout) (sprintf "PCA of session %d embeddings (test, %d records)" session.Number n) "title"
+            Expect.equal (traces |> Array.sumBy (fun t -> (ChartPages.numbers t "x").Length)) n "one marker per record"
+            let sizes = s.ClusterSummaries |> Array.filter (fun c -> c.Size > 0) |> Array.map (fun c -> sprintf "cluster %d (%d)" c.Cluster c.Size)
+            Expect.equal (traces |> Array.map ChartPages.name) sizes "one trace per non-empty cluster, named with its size"
+            let age = s.MetadataBuckets |> Array.find (fun m -> m.Field = "age")
+            let heatmap, _ = ChartPages.read (Path.Combine(charts, "confusion_age.html"))
+            let z = heatmap.[0].GetProperty("z").EnumerateArray() |> Seq.map (fun r -> r.EnumerateArray() |> Seq.map (fun v -> v.GetInt32()) |> Seq.toArray) |> Seq.toArray
+            Expect.equal z age.Confusion "age confusion counts"
             Expect.isEmpty (Directory.GetFiles(result.Folder, "*.tmp*", SearchOption.AllDirectories)) "no temporary files left"
         }
 

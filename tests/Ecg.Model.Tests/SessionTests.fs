@@ -5,6 +5,7 @@ open System.Threading.Tasks
 open Expecto
 open Ecg.Data
 open Ecg.Model
+open Ecg.Tests
 open Ecg.Model.Tests.TrainingFixtures
 open Ecg.Model.Tests.TrainingTests
 
@@ -48,7 +49,7 @@ let tests =
             let result = Trainer.Start(temporaryArtifacts (), smallBenchmark 2, data, SplitScheme.Benchmark, notes = "synthetic run")
             let s = result.Session
             for file in [ "config.json"; "notes.txt"; "training_log.txt"; "metrics.csv"; "standardisation.json"; "predictions.csv"
-                          "classification_report.txt"; "thresholds.json"; "Loss.html"; "Accuracy.html"; "AUC.html"; SessionCharts.PlotlyFileName
+                          "classification_report.txt"; "thresholds.json"; "Loss.html"; "Accuracy.html"; "AUC.html"; HtmlCharts.PlotlyFileName
                           "weights/epoch_001.bin"; "weights/epoch_002.bin"; "weights/best.bin"; "state/state.json"
                           "confusion_matrices/CD.html"; "confusion_matrices/STTC.html" ] do
                 Expect.isTrue (File.Exists(Path.Combine(s.Folder, file))) (sprintf "%s exists" file)
@@ -57,8 +58,22 @@ let tests =
                 let html = File.ReadAllText page
                 Expect.isFalse (html.Contains "http://" || html.Contains "https://") (sprintf "%s needs no network" page)
                 Expect.stringContains html "plotly.min.js" "uses the local plotly.js"
-            Expect.isGreaterThan (FileInfo(Path.Combine(s.Folder, SessionCharts.PlotlyFileName)).Length) 1_000_000L "plotly.js copied"
-            Expect.isEmpty (Directory.GetFiles(s.Folder, "*.tmp-*", SearchOption.AllDirectories)) "no temporary files left"
+            Expect.isGreaterThan (FileInfo(Path.Combine(s.Folder, HtmlCharts.PlotlyFileName)).Length) 1_000_000L "plotly.js copied"
+            // The curves draw the epochs' numbers.
+            let traces, layout = ChartPages.read (Path.Combine(s.Folder, "Loss.html"))
+            Expect.equal (ChartPages.title layout) "Loss per epoch" "Loss.html title"
+            Expect.equal (traces |> Array.map ChartPages.name) [| "train"; "validation" |] "Loss.html traces"
+            Expect.equal (ChartPages.numbers traces.[0] "x") [| 1.0; 2.0 |] "one point per epoch"
+            Expect.equal (ChartPages.numbers traces.[0] "y") (result.History |> Seq.map (fun m -> m.TrainLoss) |> Seq.toArray) "train losses"
+            Expect.equal (ChartPages.numbers traces.[1] "y") (result.History |> Seq.map (fun m -> m.ValidationLoss) |> Seq.toArray) "validation losses"
+            let auc, _ = ChartPages.read (Path.Combine(s.Folder, "AUC.html"))
+            Expect.equal (auc |> Array.map ChartPages.name) (Array.append [| "macro" |] s.Manifest.ClassNames) "AUC.html: macro and one line per class"
+            Expect.equal (ChartPages.numbers auc.[0] "y") (result.History |> Seq.map (fun m -> m.ValidationMacroAuc) |> Seq.toArray) "macro AUC"
+            let matrix, matrixLayout = ChartPages.read (Path.Combine(s.Folder, "confusion_matrices", "CD.html"))
+            let cells = matrix.[0].GetProperty("z").EnumerateArray() |> Seq.collect (fun row -> row.EnumerateArray() |> Seq.map (fun v -> v.GetInt64())) |> Seq.sum
+            Expect.stringStarts (ChartPages.title matrixLayout) "CD: " "confusion matrix title names the class"
+            Expect.isGreaterThan cells 0L "confusion matrix counts the records"
+            Expect.isEmpty (Directory.GetFiles(s.Folder, "*.tmp", SearchOption.AllDirectories)) "no temporary files left"
 
             // The Predictor on raw test signals gives the probabilities predictions.csv holds.
             let test = SplitScheme.Benchmark.TestIndices data
