@@ -323,6 +323,30 @@ def deterministic_signal():
     return (torch.sin(i * 0.013) + torch.cos(i * 0.071) * 0.5).view(2, 12, 250)
 
 
+def macs_per_sample(model, leads, length):
+    """Multiply-accumulates of one sample's forward pass: every Conv1d and Linear (output size x fan-in) and
+    every LSTM step (4H x (inputs + H) per layer and direction); BatchNorm, pooling and activations left out."""
+    total = [0]
+
+    def count(m, inputs, output):
+        if isinstance(m, nn.Conv1d):
+            total[0] += output[0].numel() * (m.in_channels // m.groups) * m.kernel_size[0]
+        elif isinstance(m, nn.Linear):
+            total[0] += m.in_features * m.out_features
+        elif isinstance(m, nn.LSTM):
+            directions = 2 if m.bidirectional else 1
+            for layer in range(m.num_layers):
+                inputs_per_step = m.input_size if layer == 0 else m.hidden_size * directions
+                total[0] += length * directions * 4 * m.hidden_size * (inputs_per_step + m.hidden_size)
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Linear, nn.LSTM))]
+    with torch.no_grad():
+        model.eval()(torch.randn(1, leads, length))
+    for h in hooks:
+        h.remove()
+    return total[0]
+
+
 def fsharp_floats(values):
     return '[ ' + '; '.join(f'{v:.6f}'.rstrip('0').rstrip('.') if '.' in f'{v:.6f}' else f'{v}' for v in values) + ' ]'
 
@@ -334,6 +358,11 @@ if __name__ == '__main__':
     for name, build in BUILDERS.items():
         counts = [parameter_count(build(l, c)) for l, c in [(12, 5), (1, 5), (12, 71)]]
         print(f'{name:14s} {counts[0]:>10,} {counts[1]:>10,} {counts[2]:>10,}')
+
+    print('\n# MACs per sample of the forward pass, 12 leads, 5 classes: T = 250, T = 1000')
+    for name, build in BUILDERS.items():
+        model = build(12, 5)
+        print(f'{name:14s} {macs_per_sample(model, 12, 250) / 1e6:8.1f} M {macs_per_sample(model, 12, 1000) / 1e6:8.1f} M')
 
     print('\n# shapes (eval mode): input (2, leads, 250) -> logits, embedding')
     for name, build in BUILDERS.items():
