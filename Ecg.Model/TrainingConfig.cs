@@ -12,7 +12,7 @@ public sealed record TrainingConfig
     /// <summary>Name of the preset this config started from ("seed", "benchmark" or "custom").</summary>
     public string Preset { get; init; } = "seed";
 
-    /// <summary>Architecture, looked up in <see cref="ModelFactory"/>.</summary>
+    /// <summary>Architecture: the name of one of <see cref="Architectures.Architecture.All"/> (see <see cref="ResolveArchitecture"/>).</summary>
     public string Model { get; init; } = ModelFactory.CrossLeadCnn;
 
     /// <summary>"torch" (torch's BatchNorm momentum and initialisation) or "keras" (the original Keras model's).</summary>
@@ -126,7 +126,7 @@ public sealed record TrainingConfig
     public TrainingConfig Validate()
     {
         static void need(bool ok, string message) { if (!ok) throw new ArgumentException("Training config: " + message); }
-        need(ModelFactory.Names.Contains(Model), $"model '{Model}' is unknown (known: {string.Join(", ", ModelFactory.Names)}).");
+        need(Architectures.Architecture.TryParse(Model, out _), Architectures.Architecture.UnknownNameMessage(Model));
         need(LayerSettings is "torch" or "keras", $"layer_settings '{LayerSettings}' must be torch or keras.");
         need(Optimizer is "adam" or "adamw", $"optimizer '{Optimizer}' must be adam or adamw.");
         need(LearningRate > 0, "learning_rate must be positive.");
@@ -147,6 +147,9 @@ public sealed record TrainingConfig
         Devices.Resolve(Device);
         return this;
     }
+
+    /// <summary>The architecture <see cref="Model"/> names; an unknown name fails listing the accepted ones.</summary>
+    public Architectures.Architecture ResolveArchitecture() => Architectures.Architecture.Parse(Model);
 
     public global::Ecg.Model.LayerSettings ResolveLayerSettings() =>
         LayerSettings == "keras" ? global::Ecg.Model.LayerSettings.Keras : global::Ecg.Model.LayerSettings.Torch;

@@ -5,18 +5,32 @@ using static TorchSharp.torch.nn;
 
 namespace Ecg.Model.Architectures;
 
+/// <summary>How <see cref="BenchmarkHead"/> pools (batch, C, L) feature maps over time before its linear layers.</summary>
+public enum HeadPooling
+{
+    /// <summary>The convolutional networks' AdaptiveConcatPool1d: [max, mean], 2C features.</summary>
+    MaxMean,
+
+    /// <summary>
+    /// The recurrent networks' AdaptiveConcatPoolRNN (rnn1d.py): [mean, max, last time step], 3C features.
+    /// </summary>
+    MeanMaxLast,
+}
+
 /// <summary>
 /// The classification head of the PTB-XL benchmark (Strodthoff et al. 2020, <c>create_head1d</c> with
 /// lin_ftrs=[128], ps=0.5, bn_final=False, concat_pooling=True): concatenated global max and average
 /// pooling (2C features, max first), then fastai's bn_drop_lin twice:
 /// BatchNorm(2C), Dropout(ps/2), Linear(2C→128), ReLU, BatchNorm(128), Dropout(ps), Linear(128→classes).
-/// Input (batch, C, L) feature maps; output (batch, classes) logits.
+/// Input (batch, C, L) feature maps; output (batch, classes) logits. The recurrent networks use the same
+/// linear layers after their own pooling (<see cref="HeadPooling.MeanMaxLast"/>, 3C features).
 /// </summary>
 public sealed class BenchmarkHead : Module<Tensor, Tensor>
 {
     private readonly BatchNorm1d poolNorm, hiddenNorm;
     private readonly Dropout poolDropout, hiddenDropout;
     private readonly Linear hidden, classifier;
+    private readonly HeadPooling pooling;
 
     /// <summary>Channels of the feature maps the head pools.</summary>
     public long InChannels { get; }
@@ -24,15 +38,21 @@ public sealed class BenchmarkHead : Module<Tensor, Tensor>
     /// <summary>Width of the hidden layer, the embedding.</summary>
     public int HiddenSize { get; }
 
-    public BenchmarkHead(long inChannels, int classes, int hiddenSize = 128, double finalDropout = 0.5)
+    /// <summary>Features after pooling: 2C or 3C, the width of the first BatchNorm and linear layer.</summary>
+    public long PooledFeatures { get; }
+
+    public BenchmarkHead(long inChannels, int classes, int hiddenSize = 128, double finalDropout = 0.5,
+                         HeadPooling pooling = HeadPooling.MaxMean)
         : base(nameof(BenchmarkHead))
     {
         InChannels = inChannels;
         HiddenSize = hiddenSize;
+        this.pooling = pooling;
+        PooledFeatures = (pooling == HeadPooling.MaxMean ? 2 : 3) * inChannels;
         // fastai's create_head1d: a single ps is spread as [ps/2, ps] over the two linear layers.
-        poolNorm = BatchNorm1d(2 * inChannels);
+        poolNorm = BatchNorm1d(PooledFeatures);
         poolDropout = Dropout(finalDropout / 2);
-        hidden = Linear(2 * inChannels, hiddenSize);
+        hidden = Linear(PooledFeatures, hiddenSize);
         hiddenNorm = BatchNorm1d(hiddenSize);
         hiddenDropout = Dropout(finalDropout);
         classifier = Linear(hiddenSize, classes);
@@ -43,10 +63,21 @@ public sealed class BenchmarkHead : Module<Tensor, Tensor>
     public Tensor Embed(Tensor features)
     {
         using var scope = NewDisposeScope();
-        // AdaptiveConcatPool1d(1) + Flatten: [max, mean] over time.
-        var pooled = cat(new[] { features.amax(new long[] { -1 }), features.mean(new long[] { -1 }) }, 1);
+        var pooled = Pool(features);
         var activated = functional.relu(hidden.forward(poolDropout.forward(poolNorm.forward(pooled))));
         return activated.MoveToOuterDisposeScope();
+    }
+
+    private Tensor Pool(Tensor features)
+    {
+        var max = features.amax(new long[] { -1 });
+        var mean = features.mean(new long[] { -1 });
+        // AdaptiveConcatPool1d(1) + Flatten: [max, mean] over time. AdaptiveConcatPoolRNN: [mean, max, last step];
+        // for a bidirectional LSTM rnn1d.py also takes the last step of both directions' 2H channels (its second
+        // slice, meant for the backward direction's first step, is empty), and so does this.
+        return pooling == HeadPooling.MaxMean
+            ? cat(new[] { max, mean }, 1)
+            : cat(new[] { mean, max, features.select(-1, -1) }, 1);
     }
 
     public override Tensor forward(Tensor features)
