@@ -128,7 +128,7 @@ type FeatureSpaceStage private () =
         let n = rows.Length
         let trustNeighbours = min 5 ((n - 1) / 2)
         let trust (layout: float[][]) =
-            if trustNeighbours >= 1 then Trustworthiness.compute trustNeighbours rows layout else Double.NaN
+            if trustNeighbours >= 1 then Trustworthiness.estimate trustNeighbours rows layout else Double.NaN
         let summary name layout details =
             name, layout, { Name = name; Trustworthiness = trust layout; TrustworthinessNeighbours = trustNeighbours; Details = details }
         [ report "pca"

@@ -8,6 +8,14 @@ type ProjectionTimings =
     { Rows: int; Columns: int; TsneSeconds: float; UmapSeconds: float; KMeansSeconds: float; PcaSeconds: float
       TsneTrustworthiness: float; UmapTrustworthiness: float }
 
+/// One neighbour-search comparison: the same projection with exact and with approximate neighbours.
+[<CLIMutable>]
+type NeighbourSearchTiming =
+    { Projection: string; Rows: int; Columns: int; Search: NeighbourSearch; Seconds: float
+      /// Trustworthiness (10 neighbours) as `Trustworthiness.estimate` gives it: exact up to
+      /// `Trustworthiness.SampleLimit` rows, else on `Trustworthiness.DefaultSampleSize` sampled points.
+      Trustworthiness: float }
+
 /// Times the projections on Gaussian blobs of embedding size, to check they fit the pipeline's budget.
 module ProjectionBenchmark =
     /// `rows` points in `columns` dimensions around `centres` random centres (unit noise, centres
@@ -18,17 +26,39 @@ module ProjectionBenchmark =
         let means = Array.init centres (fun _ -> Array.init columns (fun _ -> 4.0 * gaussian ()))
         Array.init rows (fun i -> Array.init columns (fun j -> means.[i % centres].[j] + gaussian ()))
 
+    let private time f =
+        let sw = Stopwatch.StartNew()
+        let r = f ()
+        r, sw.Elapsed.TotalSeconds
+
+    /// K-Means, PCA, t-SNE and UMAP (default options, so approximate neighbours above 4,096 rows) on
+    /// `blobs rows columns 5 1`; trustworthiness by `Trustworthiness.estimate`.
     let run (rows: int) (columns: int) : ProjectionTimings =
         let data = blobs rows columns 5 1
-        let time f =
-            let sw = Stopwatch.StartNew()
-            let r = f ()
-            r, sw.Elapsed.TotalSeconds
         let _, pcaSeconds = time (fun () -> Pca.fit 2 data)
         let _, kmeansSeconds = time (fun () -> KMeans.fit (KMeansOptions.Default 5) data)
         let tsne, tsneSeconds = time (fun () -> Tsne.fit TsneOptions.Default data)
         let umap, umapSeconds = time (fun () -> Umap.fit UmapOptions.Default data)
         { Rows = rows; Columns = columns; TsneSeconds = tsneSeconds; UmapSeconds = umapSeconds
           KMeansSeconds = kmeansSeconds; PcaSeconds = pcaSeconds
-          TsneTrustworthiness = Trustworthiness.compute 10 data tsne.Embedding
-          UmapTrustworthiness = Trustworthiness.compute 10 data umap.Embedding }
+          TsneTrustworthiness = Trustworthiness.estimate 10 data tsne.Embedding
+          UmapTrustworthiness = Trustworthiness.estimate 10 data umap.Embedding }
+
+    /// UMAP and/or t-SNE ("umap", "tsne") on `data` once per search in `searches`, in the order given.
+    let compareSearches (data: float[][]) (projections: string list) (searches: NeighbourSearch list) : NeighbourSearchTiming list =
+        [ for projection in projections do
+            for search in searches do
+                let embedding, seconds =
+                    match projection with
+                    | "umap" -> time (fun () -> (Umap.fit { UmapOptions.Default with NeighbourSearch = search } data).Embedding)
+                    | "tsne" -> time (fun () -> (Tsne.fit { TsneOptions.Default with NeighbourSearch = search } data).Embedding)
+                    | other -> invalidArg "projections" (sprintf "unknown projection '%s' (umap, tsne)" other)
+                yield { Projection = projection; Rows = data.Length; Columns = data.[0].Length; Search = search
+                        Seconds = seconds; Trustworthiness = Trustworthiness.estimate 10 data embedding } ]
+
+    /// Neighbour search alone: seconds for the exact and the approximate k-NN, and the recall of the latter.
+    let neighbourRecall (data: float[][]) (k: int) : float * float * float =
+        let (exact, _), exactSeconds = time (fun () -> NearestNeighbours.Find(data, k))
+        let (approx, _), approxSeconds = time (fun () -> NearestNeighbours.Approximate(data, k, 0))
+        let hits = Array.map2 (fun (e: int[]) (a: int[]) -> (Set.ofArray e |> Set.intersect (Set.ofArray a)).Count) exact approx |> Array.sum
+        exactSeconds, approxSeconds, float hits / float (data.Length * k)

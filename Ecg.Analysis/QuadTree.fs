@@ -11,16 +11,27 @@ type internal QuadTree(xs: float[], ys: float[]) =
     let minY = Array.min ys
     // A margin keeps points on the upper edge inside the root cell.
     let width = max (Array.max xs - minX) (Array.max ys - minY) * (1.0 + 1e-6) + 1e-12
-    let loX = List<float>()
-    let loY = List<float>()
-    let size = List<float>()
-    let comX = List<float>()
-    let comY = List<float>()
-    let count = List<int>()
-    let firstChild = List<int>()
+    // Cells in flat arrays (the hot loop reads them for every point and iteration); about 2 N cells.
+    let mutable capacity = max 16 (3 * xs.Length)
+    let mutable loX = Array.zeroCreate<float> capacity
+    let mutable loY = Array.zeroCreate<float> capacity
+    let mutable size = Array.zeroCreate<float> capacity
+    let mutable comX = Array.zeroCreate<float> capacity
+    let mutable comY = Array.zeroCreate<float> capacity
+    let mutable count = Array.zeroCreate<int> capacity
+    let mutable firstChild = Array.zeroCreate<int> capacity
+    let mutable cells = 0
+    let grow () =
+        capacity <- capacity * 2
+        Array.Resize(&loX, capacity); Array.Resize(&loY, capacity); Array.Resize(&size, capacity)
+        Array.Resize(&comX, capacity); Array.Resize(&comY, capacity); Array.Resize(&count, capacity)
+        Array.Resize(&firstChild, capacity)
     let newCell (x0: float) (y0: float) (w: float) =
-        loX.Add x0; loY.Add y0; size.Add w; comX.Add 0.0; comY.Add 0.0; count.Add 0; firstChild.Add -1
-        loX.Count - 1
+        if cells = capacity then grow ()
+        loX.[cells] <- x0; loY.[cells] <- y0; size.[cells] <- w; comX.[cells] <- 0.0; comY.[cells] <- 0.0
+        count.[cells] <- 0; firstChild.[cells] <- -1
+        cells <- cells + 1
+        cells - 1
     let childFor (cell: int) (x: float) (y: float) =
         let half = size.[cell] / 2.0
         let right = if x >= loX.[cell] + half then 1 else 0
@@ -38,10 +49,11 @@ type internal QuadTree(xs: float[], ys: float[]) =
             else
                 // Split: move the resident points into a child, then place the new one.
                 let half = size.[cell] / 2.0
-                let first = newCell loX.[cell] loY.[cell] half
-                newCell (loX.[cell] + half) loY.[cell] half |> ignore
-                newCell loX.[cell] (loY.[cell] + half) half |> ignore
-                newCell (loX.[cell] + half) (loY.[cell] + half) half |> ignore
+                let x0, y0 = loX.[cell], loY.[cell]
+                let first = newCell x0 y0 half
+                newCell (x0 + half) y0 half |> ignore
+                newCell x0 (y0 + half) half |> ignore
+                newCell (x0 + half) (y0 + half) half |> ignore
                 firstChild.[cell] <- first
                 let rx, ry, rc = comX.[cell], comY.[cell], count.[cell]
                 insert (childFor cell rx ry) rx ry rc
@@ -59,6 +71,11 @@ type internal QuadTree(xs: float[], ys: float[]) =
     /// width^2 / distance^2 < theta^2. The point itself (distance 0) is excluded.
     member _.Repulsion(x: float, y: float, theta: float, stack: int[]) : struct (float * float * float) =
         let theta2 = theta * theta
+        let count = count
+        let comX = comX
+        let comY = comY
+        let size = size
+        let firstChild = firstChild
         let mutable sumQ = 0.0
         let mutable fx = 0.0
         let mutable fy = 0.0
@@ -90,4 +107,4 @@ type internal QuadTree(xs: float[], ys: float[]) =
                         top <- top + 1
         struct (sumQ, fx, fy)
 
-    member _.CellCount = count.Count
+    member _.CellCount = cells

@@ -15,10 +15,14 @@ type TsneOptions =
       /// Step size; <= 0 or NaN means "auto": max(N / EarlyExaggeration / 4, 50).
       LearningRate: float
       /// Barnes-Hut accuracy: a cell is summarised when width / distance < Theta (scikit-learn `angle`).
-      Theta: float }
+      Theta: float
+      /// Exact or approximate (NN-descent) neighbours; Automatic: exact below 4,096 rows.
+      NeighbourSearch: NeighbourSearch
+      /// Seed of the approximate neighbour search (the optimisation itself uses no random numbers).
+      Seed: int }
     static member Default =
         { Perplexity = 30.0; EarlyExaggeration = 12.0; ExaggerationIterations = 250; Iterations = 1000
-          LearningRate = Double.NaN; Theta = 0.5 }
+          LearningRate = Double.NaN; Theta = 0.5; NeighbourSearch = NeighbourSearch.Automatic; Seed = 0 }
 
 [<CLIMutable>]
 type TsneResult =
@@ -26,15 +30,19 @@ type TsneResult =
       Embedding: float[][]
       /// Kullback-Leibler divergence of P from Q at the last check.
       KlDivergence: float
-      Iterations: int }
+      Iterations: int
+      /// Whether the neighbours were found exactly (else by NN-descent).
+      ExactNeighbours: bool }
 
 /// Barnes-Hut t-SNE to two dimensions, following scikit-learn 1.2's `TSNE(method="barnes_hut",
-/// init="pca", learning_rate="auto")`: P from the 3 * perplexity nearest neighbours with a binary
+/// init="pca", learning_rate="auto")`: P from the 3 * perplexity nearest neighbours (exact, or by
+/// NN-descent for large N as openTSNE does with approximate neighbours) with a binary
 /// search for each point's precision, symmetrised and normalised; PCA initialisation scaled so
 /// the first coordinate has standard deviation 1e-4; early exaggeration with momentum 0.5, then
 /// momentum 0.8; delta-bar-delta gains (+0.2 / x0.8, floor 0.01); convergence checked every 50
 /// iterations (gradient norm <= 1e-7, or no KL improvement for 250 / 300 iterations).
-/// Deterministic: no random numbers are used.
+/// The quadtree walk costs O(N log N) per iteration. Deterministic: the optimisation uses no random
+/// numbers, and parallel loops only write their own point's entries.
 module Tsne =
     /// Conditional probabilities p(j|i) over each row's neighbours, matching the row's perplexity
     /// (scikit-learn's `_binary_search_perplexity`: 100 steps, entropy tolerance 1e-5).
@@ -69,23 +77,42 @@ module Tsne =
             p)
 
     /// Sparse symmetric joint probabilities P = (P_cond + P_cond^T) / sum, as rows of (column, value).
-    let private jointProbabilities (perplexity: float) (rows: float[][]) =
+    let private jointProbabilities (options: TsneOptions) (rows: float[][]) =
         let n = rows.Length
-        let k = min (n - 1) (int (3.0 * perplexity + 1.0))
-        let indices, distances = NearestNeighbours.Find(rows, k)
-        let conditional = conditionalProbabilities perplexity distances
-        let joint = Array.init n (fun _ -> Collections.Generic.Dictionary<int, float>())
+        let k = min (n - 1) (int (3.0 * options.Perplexity + 1.0))
+        let indices, distances = NearestNeighbours.Find(rows, k, options.NeighbourSearch, options.Seed)
+        let conditional = conditionalProbabilities options.Perplexity distances
+        // Each row's entries: its own neighbours plus the rows that have it as a neighbour, merged by column
+        // (at most two terms per entry, so the sums do not depend on the order).
+        let counts = Array.create n k
+        for i in 0 .. n - 1 do
+            for j in indices.[i] do counts.[j] <- counts.[j] + 1
+        let cols = counts |> Array.map Array.zeroCreate<int>
+        let vals = counts |> Array.map Array.zeroCreate<float>
+        let fill = Array.zeroCreate<int> n
+        let add i j v =
+            cols.[i].[fill.[i]] <- j
+            vals.[i].[fill.[i]] <- v
+            fill.[i] <- fill.[i] + 1
         for i in 0 .. n - 1 do
             for t in 0 .. k - 1 do
-                let j = indices.[i].[t]
-                let v = conditional.[i].[t]
-                joint.[i].[j] <- (match joint.[i].TryGetValue j with | true, x -> x | _ -> 0.0) + v
-                joint.[j].[i] <- (match joint.[j].TryGetValue i with | true, x -> x | _ -> 0.0) + v
-        let total = joint |> Array.sumBy (fun r -> Seq.sum r.Values)
+                add i indices.[i].[t] conditional.[i].[t]
+                add indices.[i].[t] i conditional.[i].[t]
+        let merged = Array.Parallel.init n (fun i ->
+            let c = cols.[i]
+            let v = vals.[i]
+            Array.Sort(c, v)
+            let mc = Collections.Generic.List<int>(c.Length)
+            let mv = Collections.Generic.List<float>(c.Length)
+            for t in 0 .. c.Length - 1 do
+                if mc.Count > 0 && mc.[mc.Count - 1] = c.[t] then mv.[mv.Count - 1] <- mv.[mv.Count - 1] + v.[t]
+                else
+                    mc.Add c.[t]
+                    mv.Add v.[t]
+            mc.ToArray(), mv.ToArray())
+        let total = merged |> Array.sumBy (fun (_, v) -> Array.sum v)
         let scale = 1.0 / max total Double.Epsilon
-        let columns = joint |> Array.map (fun r -> r.Keys |> Seq.toArray |> Array.sort)
-        let values = Array.init n (fun i -> columns.[i] |> Array.map (fun j -> joint.[i].[j] * scale))
-        columns, values
+        merged |> Array.map fst, merged |> Array.map (fun (_, v) -> v |> Array.map (fun x -> x * scale))
 
     /// Embeds the rows (N, D) in two dimensions.
     let fit (options: TsneOptions) (rows: float[][]) : TsneResult =
@@ -101,7 +128,7 @@ module Tsne =
             if Double.IsNaN options.LearningRate || options.LearningRate <= 0.0 then
                 max (float n / options.EarlyExaggeration / 4.0) 50.0
             else options.LearningRate
-        let columns, probabilities = jointProbabilities options.Perplexity rows
+        let columns, probabilities = jointProbabilities options rows
         let init = (Pca.fit 2 rows).Projection
         let mean0 = init |> Array.averageBy (fun r -> r.[0])
         let std0 = sqrt (init |> Array.averageBy (fun r -> (r.[0] - mean0) ** 2.0))
@@ -180,4 +207,5 @@ module Tsne =
             i
         let reached = descend 0 options.ExaggerationIterations 0.5 options.EarlyExaggeration options.ExaggerationIterations
         descend reached options.Iterations 0.8 1.0 300 |> ignore
-        { Embedding = Array.init n (fun i -> [| xs.[i]; ys.[i] |]); KlDivergence = kl; Iterations = iteration }
+        { Embedding = Array.init n (fun i -> [| xs.[i]; ys.[i] |]); KlDivergence = kl; Iterations = iteration
+          ExactNeighbours = NearestNeighbours.UsesExactSearch(options.NeighbourSearch, n) }

@@ -16,10 +16,13 @@ type UmapOptions =
       NegativeSampleRate: int
       LearningRate: float
       RepulsionStrength: float
-      Seed: int }
+      Seed: int
+      /// Exact or approximate (NN-descent) neighbours; Automatic: exact below 4,096 rows, as umap-learn.
+      NeighbourSearch: NeighbourSearch }
     static member Default =
         { Neighbours = 15; MinDist = 0.1; Spread = 1.0; Components = 2; Epochs = 0
-          NegativeSampleRate = 5; LearningRate = 1.0; RepulsionStrength = 1.0; Seed = 42 }
+          NegativeSampleRate = 5; LearningRate = 1.0; RepulsionStrength = 1.0; Seed = 42
+          NeighbourSearch = NeighbourSearch.Automatic }
 
 [<CLIMutable>]
 type UmapResult =
@@ -28,14 +31,19 @@ type UmapResult =
       /// Curve parameters of the low-dimensional similarity 1 / (1 + A d^(2B)).
       A: float
       B: float
-      /// "spectral" (normalised-Laplacian eigenvectors) or "pca" (used when the kNN graph is disconnected).
+      /// "spectral": normalised-Laplacian eigenvectors, per connected component when there are several.
       Initialisation: string
+      /// Connected components of the fuzzy graph (after dropping edges too weak to be sampled).
+      GraphComponents: int
+      /// Whether the neighbours were found exactly (else by NN-descent).
+      ExactNeighbours: bool
       Epochs: int }
 
-/// UMAP following umap-learn 0.5: exact k nearest neighbours (brute force; umap-learn also uses exact
-/// neighbours below 4,096 rows), smooth kNN distances (rho, sigma with log2(k) target), fuzzy union
+/// UMAP following umap-learn 0.5: k nearest neighbours (exact below 4,096 rows, as umap-learn, else
+/// NN-descent as pynndescent), smooth kNN distances (rho, sigma with log2(k) target), fuzzy union
 /// of the membership graph, a/b fitted to the min_dist/spread curve by least squares, spectral
-/// initialisation, and SGD with negative sampling and linearly decaying learning rate.
+/// initialisation (component by component on a disconnected graph, `SpectralLayout`), and SGD with
+/// negative sampling and linearly decaying learning rate (sequential, so deterministic for a seed).
 module Umap =
     /// a, b of 1 / (1 + a x^(2b)) fitted by least squares (Levenberg-Marquardt) to the curve that is 1
     /// below min_dist and exp(-(x - min_dist) / spread) above, on 300 points in [0, 3 spread]
@@ -130,9 +138,9 @@ module Umap =
         rho, sigma
 
     /// The fuzzy simplicial set: symmetric sparse weights W = A + A^T - A o A^T, rows of (column, weight).
-    let private fuzzyGraph (neighbours: int) (rows: float[][]) =
+    let fuzzyGraph (neighbours: int) (search: NeighbourSearch) (seed: int) (rows: float[][]) =
         let n = rows.Length
-        let others, squared = NearestNeighbours.Find(rows, neighbours - 1)
+        let others, squared = NearestNeighbours.Find(rows, neighbours - 1, search, seed)
         let indices = Array.init n (fun i -> Array.append [| i |] others.[i])
         let distances = Array.init n (fun i -> Array.append [| 0.0 |] (squared.[i] |> Array.map sqrt))
         let rho, sigma = smoothKnnDistances distances
@@ -154,59 +162,9 @@ module Umap =
                     union.[j].[i] <- v
         union |> Array.map (fun r -> Seq.toArray r.Keys, Seq.toArray r.Values)
 
-    let private isConnected (graph: (int[] * float[])[]) =
-        let n = graph.Length
-        let seen = Array.zeroCreate<bool> n
-        let queue = Queue<int>()
-        seen.[0] <- true
-        queue.Enqueue 0
-        let mutable reached = 1
-        while queue.Count > 0 do
-            let i = queue.Dequeue()
-            for j in fst graph.[i] do
-                if not seen.[j] then
-                    seen.[j] <- true
-                    reached <- reached + 1
-                    queue.Enqueue j
-        reached = n
+    let private defaultEpochs (n: int) = if n <= 10000 then 500 else 200
 
-    /// Eigenvectors 2 .. dim+1 of the normalised Laplacian I - D^-1/2 W D^-1/2 (smallest eigenvalues),
-    /// by subspace iteration on (I + D^-1/2 W D^-1/2) / 2 with Rayleigh-Ritz (umap-learn uses eigsh).
-    let private spectralLayout (graph: (int[] * float[])[]) (dim: int) =
-        let n = graph.Length
-        let scale = graph |> Array.map (fun (_, w) -> 1.0 / sqrt (Array.sum w))
-        let block = min n (dim + 1 + 6)
-        let apply (v: Matrix<float>) =
-            let r = Matrix<float>.Build.Dense(n, v.ColumnCount)
-            for c in 0 .. v.ColumnCount - 1 do
-                for i in 0 .. n - 1 do
-                    let cols, ws = graph.[i]
-                    let mutable s = 0.0
-                    for t in 0 .. cols.Length - 1 do s <- s + ws.[t] * scale.[cols.[t]] * v.[cols.[t], c]
-                    r.[i, c] <- 0.5 * (v.[i, c] + scale.[i] * s)
-            r
-        // Deterministic start: smooth functions of the index (no random numbers needed).
-        let mutable v = Matrix<float>.Build.Dense(n, block, fun i c -> cos (float (c + 1) * (float i + 0.5) * 0.7311) + 0.01 * float c).QR(Factorization.QRMethod.Thin).Q
-        let mutable previous = Array.create block Double.NaN
-        let mutable iteration = 0
-        let mutable fin = false
-        let mutable ritzVectors = v
-        while not fin && iteration < 3000 do
-            v <- (apply v).QR(Factorization.QRMethod.Thin).Q
-            iteration <- iteration + 1
-            if iteration % 10 = 0 then
-                let h = v.TransposeThisAndMultiply(apply v)
-                let evd = ((h + h.Transpose()) * 0.5).Evd(Symmetricity.Symmetric)
-                let values = evd.EigenValues.ToArray() |> Array.map (fun c -> c.Real)
-                let order = Array.init block id |> Array.sortByDescending (fun c -> values.[c])
-                let sorted = order |> Array.map (fun c -> values.[c])
-                ritzVectors <- Matrix<float>.Build.DenseOfColumnVectors(order |> Array.map (fun c -> v * evd.EigenVectors.Column(c)))
-                if Array.forall2 (fun (a: float) b -> abs (a - b) < 1e-10) sorted.[.. dim] previous.[.. dim] then fin <- true
-                previous <- sorted
-        Array.init n (fun i -> Array.init dim (fun c -> ritzVectors.[i, c + 1]))
-
-    /// Embeds the rows (N, D).
-    let fit (options: UmapOptions) (rows: float[][]) : UmapResult =
+    let private validate (options: UmapOptions) (rows: float[][]) =
         FeatureMatrix.Validate(rows, "rows") |> ignore
         let n = rows.Length
         if options.Neighbours < 2 || options.Neighbours > n then
@@ -214,19 +172,43 @@ module Umap =
         if options.Components < 1 then invalidArg "options" (sprintf "Components = %d must be >= 1" options.Components)
         if options.Components >= n then invalidArg "options" (sprintf "Components = %d must be < the number of rows %d" options.Components n)
         if options.NegativeSampleRate < 0 then invalidArg "options" "NegativeSampleRate must be >= 0"
+
+    /// The fuzzy graph (and the epoch count) without the edges too weak to be sampled in the epochs (weight < max / epochs,
+    /// where umap-learn takes its default epoch count when 10 or fewer are asked for); umap-learn prunes
+    /// before the spectral initialisation, so components are those of this graph.
+    let prunedGraph (options: UmapOptions) (rows: float[][]) : (int[] * float[])[] * int =
+        let n = rows.Length
+        let epochs = if options.Epochs > 0 then options.Epochs else defaultEpochs n
+        let graph = fuzzyGraph options.Neighbours options.NeighbourSearch options.Seed rows
+        let maxWeight = graph |> Array.map (fun (_, w) -> if w.Length = 0 then 0.0 else Array.max w) |> Array.max
+        let threshold = maxWeight / float (if epochs > 10 then epochs else defaultEpochs n)
+        let pruned =
+            graph |> Array.map (fun (cols, ws) ->
+                let keep = Array.init cols.Length id |> Array.filter (fun t -> ws.[t] >= threshold)
+                keep |> Array.map (fun t -> cols.[t]), keep |> Array.map (fun t -> ws.[t]))
+        pruned, epochs
+
+    /// The layout umap-learn's `spectral_layout(data, graph, Components, ...)` returns for these rows,
+    /// before UMAP scales it and adds noise (for comparisons with umap-learn).
+    let initialLayout (options: UmapOptions) (rows: float[][]) : float[][] =
+        validate options rows
+        let graph, _ = prunedGraph options rows
+        SpectralLayout.layout rows graph options.Components (Random(options.Seed))
+
+    /// Embeds the rows (N, D).
+    let fit (options: UmapOptions) (rows: float[][]) : UmapResult =
+        validate options rows
+        let n = rows.Length
         let a, b = findAbParams options.Spread options.MinDist
-        let epochs = if options.Epochs > 0 then options.Epochs elif n <= 10000 then 500 else 200
-        let graph = fuzzyGraph options.Neighbours rows
+        let graph, epochs = prunedGraph options rows
         let dim = options.Components
         let rng = Random(options.Seed)
         let gaussian () =
             let u1 = 1.0 - rng.NextDouble()
             let u2 = rng.NextDouble()
             sqrt (-2.0 * log u1) * cos (2.0 * Math.PI * u2)
-        let connected = isConnected graph
-        let initial =
-            if connected then spectralLayout graph dim
-            else (Pca.fit (min dim (min n rows.[0].Length)) rows).Projection |> Array.map (fun r -> Array.init dim (fun c -> if c < r.Length then r.[c] else 0.0))
+        let _, graphComponents = SpectralLayout.components graph
+        let initial = SpectralLayout.layout rows graph dim rng
         let maxAbs = initial |> Array.map (Array.map abs >> Array.max) |> Array.max
         let expansion = if maxAbs > 0.0 then 10.0 / maxAbs else 1.0
         let embedding = initial |> Array.map (Array.map (fun v -> v * expansion + 1e-4 * gaussian ()))
@@ -236,13 +218,11 @@ module Umap =
             let hi = embedding |> Array.maxBy (fun r -> r.[c]) |> fun r -> r.[c]
             let range = if hi > lo then hi - lo else 1.0
             for r in embedding do r.[c] <- 10.0 * (r.[c] - lo) / range
-        // Edge list (both directions), dropping edges too weak to be sampled in `epochs` epochs.
-        let maxWeight = graph |> Array.map (fun (_, w) -> if w.Length = 0 then 0.0 else Array.max w) |> Array.max
+        // Edge list (both directions).
         let edges =
             [| for i in 0 .. n - 1 do
                  let cols, ws = graph.[i]
-                 for t in 0 .. cols.Length - 1 do
-                     if ws.[t] >= maxWeight / float epochs then yield struct (i, cols.[t], ws.[t]) |]
+                 for t in 0 .. cols.Length - 1 do yield struct (i, cols.[t], ws.[t]) |]
         let head = edges |> Array.map (fun struct (i, _, _) -> i)
         let tail = edges |> Array.map (fun struct (_, j, _) -> j)
         let edgeMax = edges |> Array.map (fun struct (_, _, w) -> w) |> Array.max
@@ -259,8 +239,12 @@ module Umap =
                     let current = embedding.[head.[e]]
                     let other = embedding.[tail.[e]]
                     let d2 = FeatureMatrix.SquaredDistance(current, other)
+                    // d^(2b) through one exp and log; d^(2b - 2) follows by division.
                     let coeff =
-                        if d2 > 0.0 then -2.0 * a * b * (d2 ** (b - 1.0)) / (a * (d2 ** b) + 1.0) else 0.0
+                        if d2 > 0.0 then
+                            let powB = exp (b * log d2)
+                            -2.0 * a * b * (powB / d2) / (a * powB + 1.0)
+                        else 0.0
                     for c in 0 .. dim - 1 do
                         let g = clip (coeff * (current.[c] - other.[c]))
                         current.[c] <- current.[c] + g * alpha
@@ -273,10 +257,11 @@ module Umap =
                         let d2 = FeatureMatrix.SquaredDistance(current, other)
                         if d2 > 0.0 || k <> head.[e] then
                             let coeff =
-                                if d2 > 0.0 then 2.0 * options.RepulsionStrength * b / ((0.001 + d2) * (a * (d2 ** b) + 1.0)) else 0.0
+                                if d2 > 0.0 then 2.0 * options.RepulsionStrength * b / ((0.001 + d2) * (a * exp (b * log d2) + 1.0)) else 0.0
                             for c in 0 .. dim - 1 do
                                 // Coincident points are pushed apart by the maximal step.
                                 let g = if coeff > 0.0 then clip (coeff * (current.[c] - other.[c])) else 4.0
                                 current.[c] <- current.[c] + g * alpha
                     nextNegative.[e] <- nextNegative.[e] + float negatives * epochsPerNegative.[e]
-        { Embedding = embedding; A = a; B = b; Initialisation = (if connected then "spectral" else "pca"); Epochs = epochs }
+        { Embedding = embedding; A = a; B = b; Initialisation = "spectral"; GraphComponents = graphComponents
+          ExactNeighbours = NearestNeighbours.UsesExactSearch(options.NeighbourSearch, n); Epochs = epochs }

@@ -27,6 +27,22 @@ let tests =
             let x = original ()
             Expect.floatClose Accuracy.veryHigh (Trustworthiness.compute 5 x x) 1.0 "identity"
         }
+        test "a sample of every point gives the exact value" {
+            let x = original ()
+            let e = embedded x
+            Expect.floatClose Accuracy.veryHigh (Trustworthiness.sampled 5 120 3 x e) (Trustworthiness.compute 5 x e) "all points"
+            Expect.floatClose Accuracy.veryHigh (Trustworthiness.estimate 5 x e) (Trustworthiness.compute 5 x e) "estimate below the limit"
+        }
+        test "a random sample of 400 of 2,000 points is within 0.01 of the exact value" {
+            let x = blobs 2000 10 4 2.0 1.0 34UL
+            let rng = Lcg(35UL)
+            let e = x |> Array.map (fun r -> [| r.[0] + 0.3 * rng.Gaussian(); r.[1] + 0.3 * rng.Gaussian() |])
+            let exact = Trustworthiness.compute 10 x e
+            let estimates = [ for seed in 0 .. 2 -> Trustworthiness.sampled 10 400 seed x e ]
+            printfn "trustworthiness 2000 points: exact %.4f, samples of 400: %A" exact estimates
+            for t in estimates do Expect.isLessThan (abs (t - exact)) 0.01 "sampled"
+            Expect.notEqual estimates.[0] estimates.[1] "different seeds draw different samples"
+        }
         test "rejects k >= N / 2" {
             let x = original ()
             Expect.throwsT<System.ArgumentException> (fun () -> Trustworthiness.compute 60 x x |> ignore) "k"

@@ -2,6 +2,7 @@
 
 Debian 12: python3-sklearn 1.2.1, python3-scipy 1.10.1, python3-numpy 1.24.2, umap-learn 0.5.3.
 Inputs come from the same 64-bit LCG as TestData.fs, so F# and Python see identical numbers.
+Also writes umap_spectral_reference.csv (umap-learn's spectral initialisations, read by ProjectionTests.fs).
 """
 import math
 import numpy as np
@@ -74,6 +75,38 @@ try:
     print("ab", find_ab_params(1.0, 0.1))
     u = umap.UMAP(random_state=42).fit_transform(proj_x)
     print("umap trust 10", repr(trustworthiness(proj_x, u, n_neighbors=10)))
+except ImportError as e:
+    print("umap unavailable", e)
+
+# UMAP's spectral initialisation as umap-learn computes it inside UMAP.fit (spectral_layout is wrapped to
+# capture its output: the layout before UMAP's expansion and noise), on a connected fixture, the 400 x 20
+# fixture above (two components: +-unit-vector placement) and six separated blobs (component_layout).
+try:
+    import scipy.sparse.csgraph
+    import umap.umap_ as umap_module
+    from umap.spectral import component_layout
+    captured = []
+    original_layout = umap_module.spectral_layout
+    def capture(data, graph, dim, random_state, **kw):
+        layout = original_layout(data, graph, dim, random_state, **kw)
+        count, labels = scipy.sparse.csgraph.connected_components(graph)
+        meta = component_layout(data, count, labels, dim, np.random.RandomState(0)) if count > 2 * dim else None
+        captured.append((np.asarray(layout, dtype=np.float64), labels, count, meta))
+        return layout
+    umap_module.spectral_layout = capture
+    fixtures = [("connected", blobs(300, 5, 1, 1.0, 1.0, 21), {"n_epochs": 100}),
+                ("two", proj_x, {}),
+                ("six", blobs(240, 8, 6, 1.2, 0.2, 22), {})]
+    with open("umap_spectral_reference.csv", "w") as f:
+        f.write("fixture,row,component,x,y,meta_x,meta_y\n")
+        for name, x, kw in fixtures:
+            umap.UMAP(random_state=42, **kw).fit(x)
+            layout, labels, count, meta = captured[-1]
+            print("spectral", name, "components", count, np.bincount(labels))
+            for i in range(len(x)):
+                mx, my = (meta[labels[i]] if meta is not None else (float("nan"), float("nan")))
+                f.write("%s,%d,%d,%r,%r,%r,%r\n" % (name, i, labels[i], layout[i, 0], layout[i, 1], float(mx), float(my)))
+    umap_module.spectral_layout = original_layout
 except ImportError as e:
     print("umap unavailable", e)
 
