@@ -52,6 +52,9 @@ public class DatasetSettings : ArtifactsSettings
             throw new UserError($"No processed dataset at {path}: run `ecg preprocess --data <PTB-XL folder>` first, or pass --dataset.");
         return ConsoleProgress.Status($"Reading {Path.GetFileName(path)}", () => ProcessedDatasetFile.Read(path));
     }
+
+    /// <summary>The processed dataset as a session sees it: its task's records and labels, its leads (<see cref="TrainingData"/>).</summary>
+    public ProcessedDataset LoadDataset(TrainingSession session) => TrainingData.For(LoadDataset(), session);
 }
 
 /// <summary>Options of stages that run one session's weights on a dataset: --session, --weights.</summary>

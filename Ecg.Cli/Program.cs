@@ -33,7 +33,8 @@ public static class Program
                 .WithDescription("Read PTB-XL (CSV metadata, WFDB signals, superclass labels) into one processed .npz, with a report of what was dropped or failed.")
                 .WithExample("preprocess", "--data", "../shared/ptbxl-sample");
             config.AddCommand<TrainCommand>("train")
-                .WithDescription("Train a model in a new numbered session (config, logs, weights per epoch, reports, charts), or resume one.")
+                .WithDescription("Train a model in a new numbered session (config, logs, weights per epoch, reports, charts), or resume one.\n" +
+                                 Markup.Escape("Architectures (--model):\n" + Ecg.Model.Architectures.Architecture.HelpList))
                 .WithExample("train", "--preset", "benchmark", "--epochs", "20")
                 .WithExample("train", "--resume", "3");
             config.AddCommand<EvaluateCommand>("evaluate")

@@ -110,6 +110,8 @@ type SessionPaths(folder: string) =
     member _.Thresholds = file "thresholds.json"
     member _.ClassificationReport = file "classification_report.txt"
     member _.Predictions = file "predictions.csv"
+    /// The reported split's macro AUC, Fmax and AUC per class, which the report page opens with.
+    member _.Headline = file "headline.json"
     member _.ReportPage = file "report.html"
     /// The training curves: Loss.html, Accuracy.html, AUC.html.
     member _.Curve(name: string) = file (name + ".html")

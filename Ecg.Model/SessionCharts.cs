@@ -37,6 +37,30 @@ public static class SessionCharts
         HtmlCharts.WritePage(Path.Combine(session.Folder, "AUC.html"), "Validation ROC AUC per epoch", "epoch", "ROC AUC", auc, false, HtmlCharts.PlotlyFileName);
     }
 
+    /// <summary>
+    /// ROC.html and PR.html: one ROC and one precision-recall curve per class (any number of classes) of the reported
+    /// records' probabilities, each trace named with its class and area.
+    /// </summary>
+    public static void WriteRocAndPrecisionRecall(TrainingSession session, Evaluation e, string caption)
+    {
+        HtmlCharts.EnsurePlotly(session.Folder);
+        var roc = new List<GenericChart>();
+        var pr = new List<GenericChart>();
+        for (int c = 0; c < e.Classes; c++)
+        {
+            var scores = new float[e.EcgIds.Length];
+            var labels = new byte[e.EcgIds.Length];
+            for (int r = 0; r < scores.Length; r++) { scores[r] = e.Probabilities[r * e.Classes + c]; labels[r] = e.Labels[r * e.Classes + c]; }
+            var rocCurve = Metrics.Curves.Roc(scores, labels);
+            var prCurve = Metrics.Curves.PrecisionRecall(scores, labels);
+            roc.Add(HtmlCharts.Line($"{e.ClassNames[c]} (AUC {e.AucPerClass[c]:F3})", rocCurve.X, rocCurve.Y));
+            pr.Add(HtmlCharts.Line($"{e.ClassNames[c]} (area {Metrics.Curves.Area(prCurve):F3})", prCurve.X, prCurve.Y));
+        }
+        roc.Add(HtmlCharts.Line("chance", new[] { 0.0, 1.0 }, new[] { 0.0, 1.0 }, 1));
+        HtmlCharts.WritePage(session.Paths.Curve("ROC"), $"ROC curves per class ({caption})", "false positive rate", "true positive rate", roc, false, HtmlCharts.PlotlyFileName);
+        HtmlCharts.WritePage(session.Paths.Curve("PR"), $"Precision-recall curves per class ({caption})", "recall", "precision", pr, false, HtmlCharts.PlotlyFileName);
+    }
+
     /// <summary>confusion_matrices/&lt;class&gt;.html: a 2x2 heatmap of counts with true class rows and predicted columns.</summary>
     public static void WriteConfusionMatrix(TrainingSession session, string className, long trueNegative, long falsePositive,
                                             long falseNegative, long truePositive, string caption)

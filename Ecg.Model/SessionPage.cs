@@ -47,9 +47,10 @@ public static class SessionPage
         page.Raw($"<h1>Training session {session.Number}</h1>");
         page.Raw($"<p>{H(m.Config.Model)}, {H(m.Config.Preset)} preset, created {m.CreatedUtc.ToString("u", CultureInfo.InvariantCulture)}; " +
                  $"ecg {H(m.ToolVersion)}, TorchSharp {H(m.TorchSharpVersion)}, {H(m.DotNetVersion)}. Folder: <code>{H(session.Folder)}</code></p>");
-        page.Raw("<nav>" + string.Join(" · ", new[] { "config", "data", "metrics", "curves", "classification", "confusion", "evaluations", "feature-space", "probes", "files" }
+        page.Raw("<nav>" + string.Join(" · ", new[] { "headline", "config", "data", "metrics", "curves", "classification", "confusion", "evaluations", "feature-space", "probes", "files" }
             .Select(id => $"<a href=\"#{id}\">{id}</a>")) + "</nav>");
 
+        Headline(page, session);
         Config(page, session);
         Data(page, layout, session);
         Metrics(page, session);
@@ -61,6 +62,20 @@ public static class SessionPage
         Probes(page, layout, session);
         Files(page, session.Paths);
         return page.ToHtml($"Training session {session.Number}");
+    }
+
+    /// <summary>The figures a reader looks for first: macro AUC and Fmax of the reported split, AUC per class, ROC and PR curves.</summary>
+    private static void Headline(Page page, TrainingSession session)
+    {
+        page.Section("headline", "Headline");
+        var h = TrainingReport.ReadHeadline(session);
+        if (h is null) { page.Missing("No headline.json yet: training has not finished (it is written with the final reports)."); return; }
+        string f(double v) => double.IsNaN(v) ? "n/a" : v.ToString("0.0000", CultureInfo.InvariantCulture);
+        page.Raw($"<p class=\"headline\">{H(h.Split)} split ({h.Records} records), best weights (epoch {h.BestEpoch}), {H(session.Manifest.Config.Task)} task: " +
+                 $"<b>macro AUC {f(h.MacroAuc)}</b>, <b>Fmax {f(h.Fmax)}</b> (threshold {f(h.FmaxThreshold)})</p>");
+        page.Table(new[] { "class", "ROC AUC" }, h.ClassNames.Select((c, i) => new[] { c, f(h.AucPerClass[i]) }));
+        foreach (var chart in new[] { "ROC", "PR" }.Select(session.Paths.Curve))
+            if (File.Exists(chart)) page.Frame(chart);
     }
 
     private static void Config(Page page, TrainingSession session)
@@ -103,8 +118,13 @@ public static class SessionPage
             using var json = JsonDocument.Parse(File.ReadAllText(jsonPath));
             var r = json.RootElement;
             string field(string name) => r.TryGetProperty(name, out var v) ? v.ToString() : "-";
-            page.Table(new[] { "records in CSV", "kept", "dropped without superclass", "outside the chosen folds", "malformed rows", "failed" },
-                new[] { new[] { field("RecordsInCsv"), field("RecordsKept"), field("DroppedWithoutSuperclass"), field("OutsideFolds"), field("MalformedRows"), field("Failed") } });
+            page.Table(new[] { "records in CSV", "kept", "outside the chosen folds", "malformed rows", "failed" },
+                new[] { new[] { field("RecordsInCsv"), field("RecordsKept"), field("OutsideFolds"), field("MalformedRows"), field("Failed") } });
+            if (r.TryGetProperty("Tasks", out var tasks) && tasks.ValueKind == JsonValueKind.Array)
+                page.Table(new[] { "task", "records", "classes" }, tasks.EnumerateArray().Select(t => new[]
+                {
+                    t.GetProperty("Task").ToString(), t.GetProperty("Records").ToString(), t.GetProperty("ClassNames").GetArrayLength().ToString(CultureInfo.InvariantCulture),
+                }));
             page.Link(jsonPath);
         }
         if (File.Exists(textPath)) { page.Pre(File.ReadAllText(textPath)); page.Link(textPath); }

@@ -15,6 +15,15 @@ public sealed record TrainingConfig
     /// <summary>Architecture: the name of one of <see cref="Architectures.Architecture.All"/> (see <see cref="ResolveArchitecture"/>).</summary>
     public string Model { get; init; } = ModelFactory.CrossLeadCnn;
 
+    /// <summary>
+    /// The label task (the PTB-XL benchmark's): superdiagnostic (the 5 superclasses, the default and what sessions
+    /// before tasks were trained on), subdiagnostic, diagnostic, form, rhythm or all. See Ecg.Data.LabelTask.
+    /// </summary>
+    public string Task { get; init; } = "superdiagnostic";
+
+    /// <summary>The leads the network reads, by name, in this order (e.g. ["II"]); null reads every lead of the dataset.</summary>
+    public string[]? Leads { get; init; }
+
     /// <summary>"torch" (torch's BatchNorm momentum and initialisation) or "keras" (the original Keras model's).</summary>
     public string LayerSettings { get; init; } = "torch";
 
@@ -127,6 +136,10 @@ public sealed record TrainingConfig
     {
         static void need(bool ok, string message) { if (!ok) throw new ArgumentException("Training config: " + message); }
         need(Architectures.Architecture.TryParse(Model, out _), Architectures.Architecture.UnknownNameMessage(Model));
+        need(Ecg.Data.LabelTask.TryParse(Task, out _), $"task '{Task}' must be one of {Ecg.Data.LabelTask.Names}.");
+        need(Leads is null || (Leads.Length > 0 && Leads.All(l => !string.IsNullOrWhiteSpace(l))
+                               && Leads.Select(l => l.Trim().ToUpperInvariant()).Distinct().Count() == Leads.Length),
+             "leads must name distinct leads (e.g. II, or I,II,V1).");
         need(LayerSettings is "torch" or "keras", $"layer_settings '{LayerSettings}' must be torch or keras.");
         need(Optimizer is "adam" or "adamw", $"optimizer '{Optimizer}' must be adam or adamw.");
         need(LearningRate > 0, "learning_rate must be positive.");

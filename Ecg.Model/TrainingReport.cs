@@ -31,6 +31,7 @@ public static class TrainingReport
             .AppendLine()
             .AppendLine("ROC AUC per class: " + string.Join(", ", names.Select((n, c) => $"{n} {Format(reported.AucPerClass[c])}")))
             .AppendLine("ROC AUC macro: " + Format(reported.MacroAuc))
+            .AppendLine(EvaluationReport.FmaxLine(reported))
             .AppendLine()
             .AppendLine("Threshold 0.5 for every class:")
             .AppendLine(ClassificationReport.Compute(reported.Labels, Thresholds.Apply(reported.Probabilities, classes, 0.5), names).ToText());
@@ -48,6 +49,8 @@ public static class TrainingReport
         var rule = tuned is null ? "threshold 0.5" : "thresholds tuned on validation";
         var predictions = Thresholds.Apply(reported.Probabilities, classes, tuned?.Values ?? Enumerable.Repeat(0.5, classes).ToArray());
         WriteConfusionMatrices(session, names, reported.Labels, predictions, $"{reported.Split} set, {rule}");
+        SessionCharts.WriteRocAndPrecisionRecall(session, reported, $"{reported.Split} set, {reported.EcgIds.Length} records, best weights");
+        WriteHeadline(session, reported);
         AtomicFile.WriteAllText(session.Paths.ClassificationReport, text.ToString());
     }
 
@@ -56,6 +59,25 @@ public static class TrainingReport
         (DecisionThresholds.Find(session, WeightsChoice.Best, session.Aggregation)
          ?? throw new FileNotFoundException($"Session '{session.Folder}' has no thresholds.json (no validation set, or training unfinished).", session.Paths.Thresholds))
         .Values;
+
+    /// <summary>headline.json: what the session page opens with (the reported split's macro AUC, Fmax, AUC per class).</summary>
+    public sealed record Headline(string Split, int Records, int BestEpoch, double MacroAuc, double Fmax, double FmaxThreshold,
+                                  string[] ClassNames, double[] AucPerClass);
+
+    private static void WriteHeadline(TrainingSession session, Evaluation e)
+    {
+        double fmax = double.NaN, threshold = double.NaN;
+        try { var f = Fmax.Compute(e.Probabilities, e.Labels, e.Classes); (fmax, threshold) = (f.Fmax, f.Threshold); }
+        catch (ArgumentException) { } // a record without a true class: Fmax undefined, NaN in the file
+        var headline = new Headline(e.Split, e.EcgIds.Length, session.LoadState().BestEpoch, e.MacroAuc, fmax, threshold, e.ClassNames, e.AucPerClass);
+        AtomicFile.WriteAllText(HeadlinePath(session), JsonSerializer.Serialize(headline, JsonDefaults.Options));
+    }
+
+    public static string HeadlinePath(TrainingSession session) => session.Paths.Headline;
+
+    /// <summary>The session's headline.json, or null when training has not finished (or predates it).</summary>
+    public static Headline? ReadHeadline(TrainingSession session) =>
+        File.Exists(HeadlinePath(session)) ? JsonSerializer.Deserialize<Headline>(File.ReadAllText(HeadlinePath(session)), JsonDefaults.Options) : null;
 
     private static string Format(double v) => double.IsNaN(v) ? "n/a" : v.ToString("0.0000", CultureInfo.InvariantCulture);
     private static void WriteConfusionMatrices(TrainingSession session, string[] names, byte[] labels, byte[] predictions, string caption)

@@ -28,7 +28,9 @@ let outputFolder =
 if not (File.Exists datasetPath) then
     References.fail (sprintf "No processed dataset at %s: run `ecg preprocess --data <PTB-XL folder>` first, or pass --dataset." datasetPath)
 
-let dataset = ProcessedDatasetFile.Read datasetPath
+// The records and labels of one benchmark task (--task, default the superclasses), as training sees them.
+let task = try LabelTask.Parse(References.parameter "task" "ECG_TASK" "superdiagnostic") with :? ArgumentException as e -> References.fail e.Message
+let dataset = (ProcessedDatasetFile.Read datasetPath).ForTask task
 printfn "%s: %d records, %d samples x %d leads at %g Hz, classes %s"
     datasetPath dataset.RecordCount dataset.Samples dataset.Leads dataset.SamplingRate (String.Join(",", dataset.ClassNames))
 

@@ -37,7 +37,8 @@ let datasetPath =
     let recorded = if isNull session.Manifest.DataFile then layout.ProcessedDataset 100 else session.Manifest.DataFile
     Path.GetFullPath(References.parameter "dataset" "ECG_DATASET" recorded)
 if not (File.Exists datasetPath) then References.fail (sprintf "No processed dataset at %s: pass --dataset." datasetPath)
-let dataset = ProcessedDatasetFile.Read datasetPath
+// The session's own records, labels and leads (its task and lead subset), as every stage sees them.
+let dataset = TrainingData.For(ProcessedDatasetFile.Read datasetPath, session)
 let validation = session.SplitScheme.ValidationIndices dataset
 if validation.Length < 3 then References.fail (sprintf "The validation split of %s has %d records; K-Means needs at least 3." datasetPath validation.Length)
 let clusters = References.intParameter "clusters" "ECG_CLUSTERS" dataset.ClassNames.Length

@@ -31,9 +31,9 @@ let presetName = References.parameter "preset" "ECG_PRESET" "benchmark"
 if not (File.Exists datasetPath) then
     References.fail (sprintf "No processed dataset at %s: run `ecg preprocess --data <PTB-XL folder>` first, or pass --dataset." datasetPath)
 
-let dataset = ProcessedDatasetFile.Read datasetPath
+let file = ProcessedDatasetFile.Read datasetPath
 let preset =
-    try TrainingConfig.FromPreset(presetName).ForSamplingRate(dataset.SamplingRate)
+    try TrainingConfig.FromPreset(presetName).ForSamplingRate(file.SamplingRate)
     with :? ArgumentException as e -> References.fail e.Message
 
 // TrainingConfig is a C# record: F# has no `with` for it, so the overrides go through its JSON form
@@ -52,6 +52,8 @@ let config =
     | _ -> json.["threads"] <- JsonValue.Create(References.intParameter "threads" "ECG_THREADS" 0)
     let config = TrainingConfig.FromJson(json.ToJsonString())
     try config.Validate() with :? ArgumentException as e -> References.fail e.Message
+// The config's task and leads applied to the file's records, as `ecg train` does.
+let dataset = TrainingData.For(file, config)
 
 let split = SplitScheme.Benchmark
 printfn "Training %s (%s preset) for %d epoch(s), batch %d, on %s: %d train / %d validation records"

@@ -24,7 +24,7 @@ public sealed class EmbedCommand : Command<EmbedCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var session = settings.OpenSession(settings.Session);
-        var dataset = settings.LoadDataset();
+        var dataset = settings.LoadDataset(session);
         var result = ConsoleProgress.Run($"Embedding with session {session.Number}", progress =>
             EmbeddingStage.Run(settings.Layout, session, dataset, SharedOptions.Split(settings.Split), settings.WeightsChoice, null,
                 (done, total) => progress.Report(done, total, "batches"), cancellationToken));
@@ -61,7 +61,7 @@ public sealed class FeatureSpaceCommand : Command<FeatureSpaceCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var session = settings.OpenSession(settings.Session);
-        var dataset = settings.LoadDataset();
+        var dataset = settings.LoadDataset(session);
         var options = new FeatureSpaceOptions
         {
             Device = null!,
@@ -99,7 +99,7 @@ public sealed class ProbeCommand : Command<ProbeCommand.Settings>
         var unknown = targets?.Except(ProbeOptions.AllTargets).ToArray() ?? Array.Empty<string>();
         if (unknown.Length > 0)
             throw new UserError($"--targets: unknown target(s) {string.Join(", ", unknown)}; use {string.Join(", ", ProbeOptions.AllTargets)}.");
-        var dataset = settings.LoadDataset();
+        var dataset = settings.LoadDataset(session);
         var defaults = ProbeTrainingOptions.Default;
         var options = new ProbeOptions
         {

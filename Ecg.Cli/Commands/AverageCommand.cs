@@ -46,7 +46,7 @@ public sealed class AverageCommand : Command<AverageCommand.Settings>
     {
         var session = settings.OpenSession(settings.Session);
         var (from, to) = settings.Epochs is { } text ? WeightAveraging.ParseRange(text)!.Value : WeightAveraging.LastEpochs(session, settings.Last);
-        var dataset = settings.LoadDataset();
+        var dataset = settings.LoadDataset(session);
         DataSplit? split = settings.NoEvaluation ? null : SharedOptions.Split(settings.Split) ?? DataSplits.DefaultForSelection(session.SplitScheme, dataset);
         var (path, evaluation) = ConsoleProgress.Run($"Averaging epochs {from}-{to} of session {session.Number}", progress =>
             WeightAveraging.AverageAndEvaluate(session, dataset, from, to, split, SharedOptions.Aggregation(settings.Aggregation), settings.Bootstrap,

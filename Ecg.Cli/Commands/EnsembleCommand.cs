@@ -38,7 +38,7 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var members = settings.SessionList.Select(settings.OpenSession).ToArray();
-        var dataset = settings.LoadDataset();
+        var dataset = settings.LoadDataset(members[0]);
         var outcome = ConsoleProgress.Run($"Ensemble of sessions {string.Join(", ", members.Select(s => s.Number))}", progress =>
             Ensemble.Run(settings.Layout, members, dataset, SharedOptions.Split(settings.Split), WeightsChoice.Parse(settings.Weights),
                          SharedOptions.Aggregation(settings.Aggregation), settings.Bootstrap, p => progress.Report(p.Done, p.Total, p.Step), cancellationToken));

@@ -28,7 +28,7 @@ public sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var session = settings.OpenSession(settings.Session);
-        var dataset = settings.LoadDataset();
+        var dataset = settings.LoadDataset(session);
         var outcome = ConsoleProgress.Run($"Evaluating session {session.Number} ({settings.WeightsChoice} weights)", progress =>
             EvaluationStage.Run(session, dataset, SharedOptions.Split(settings.Split), settings.WeightsChoice, SharedOptions.Aggregation(settings.Aggregation),
                                 settings.Bootstrap, p => progress.Report(p.Done, p.Total, p.Step), cancellationToken));

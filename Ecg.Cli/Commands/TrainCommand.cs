@@ -10,8 +10,6 @@ namespace Ecg.Cli.Commands;
 /// <summary>`ecg train`: a new training session from a preset and overrides, or `--resume N` of a stopped one.</summary>
 public sealed class TrainCommand : Command<TrainCommand.Settings>
 {
-    /// <summary>The architectures --help lists (attribute text must be constant: keep in step with ModelFactory.Names, a test checks it).</summary>
-    public const string ModelNamesHelp = "cross-lead-cnn, xresnet1d18, xresnet1d34, xresnet1d50, xresnet1d101, xresnet1d152, inception1d, resnet1d-wang";
 
     public sealed class Settings : DatasetSettings
     {
@@ -20,7 +18,14 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [DefaultValue("benchmark")]
         public string Preset { get; init; } = "benchmark";
 
-        [CommandOption("--model <NAME>")] [Description("Architecture (default: the preset's): " + ModelNamesHelp + ".")]
+        [CommandOption("--task <NAME>")]
+        [Description("Label task (the PTB-XL benchmark's): superdiagnostic (5 superclasses, the default), subdiagnostic, diagnostic, form, rhythm or all.")]
+        [DefaultValue("superdiagnostic")]
+        public string Task { get; init; } = "superdiagnostic";
+        [CommandOption("--leads <LIST>")]
+        [Description("Leads to train on, by name, e.g. II or I,II,V1 (default: all 12). Every later stage uses the session's leads.")]
+        public string? Leads { get; init; }
+        [CommandOption("--model <NAME>")] [Description("Architecture (default: the preset's); the list is in the description above.")]
         public string? Model { get; init; }
         [CommandOption("-e|--epochs <N>")] [Description("Epochs (default: the preset's).")]
         public int? Epochs { get; init; }
@@ -60,6 +65,8 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--from-epoch <E>")] [Description("With --resume: go back to the end of epoch E (0: the start) and train the later epochs again, e.g. after a damaged checkpoint (the error names the last intact epoch). Recorded in state.json.")]
         public int? FromEpoch { get; init; }
 
+        public string[]? LeadList => Leads?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+
         public override ValidationResult Validate()
         {
             var result = base.Validate();
@@ -71,9 +78,11 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var dataset = settings.LoadDataset();
+        var file = settings.LoadDataset();
         var resume = settings.Resume is null ? null : settings.OpenSession(settings.Resume);
-        var config = resume is null ? BuildConfig(settings, dataset) : null;
+        var config = resume is null ? BuildConfig(settings, file) : null;
+        // The session's records, labels and leads: its task and leads applied to the file's dataset.
+        var dataset = resume is not null ? TrainingData.For(file, resume) : TrainingData.For(file, config!);
         if (resume is not null && settings.FromEpoch is int from && RollBack(resume, from) is { } rollback)
             AnsiConsole.WriteLine($"Went back from epoch {rollback.FromEpoch} to epoch {rollback.ToEpoch}" +
                                   (rollback.DamagedFiles.Length > 0 ? $" (damaged: {string.Join(", ", rollback.DamagedFiles)})" : "") +
@@ -93,7 +102,8 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
                     AnsiConsole.WriteLine(resume is not null ? $"Resuming {session.Folder}" : $"Session {session.Number}: {session.Folder}");
                     if (resume is null)
                         AnsiConsole.WriteLine($"{m.Config.Preset} preset, {m.Config.Model}, {m.Config.Epochs} epochs, batch {m.Config.BatchSize}; " +
-                                              $"{m.TrainRecords} train / {m.ValidationRecords} validation / {m.TestRecords} test records");
+                                              $"{m.TrainRecords} train / {m.ValidationRecords} validation / {m.TestRecords} test records; " +
+                                              $"{m.Config.Task} task, {m.ClassNames.Length} classes; leads {string.Join(",", m.LeadNames)}");
                 },
                 Progress = p =>
                 {
@@ -138,6 +148,8 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             Threads = s.Threads ?? preset.Threads,
             EarlyStoppingPatience = s.Patience ?? preset.EarlyStoppingPatience,
             EvalAggregation = s.Aggregation ?? preset.EvalAggregation,
+            Task = LabelTask.Parse(s.Task).Name,
+            Leads = s.LeadList,
         };
         if (!config.Equals(preset.ForSamplingRate(dataset.SamplingRate))) config = config with { Preset = config.Preset + " (modified)" };
         try { return config.Validate(); }
@@ -149,6 +161,10 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     {
         try { SplitScheme.Parse(s.Split); }
         catch (ArgumentException e) { return ValidationResult.Error("--split: " + e.Message); }
+        if (!LabelTask.TryParse(s.Task, out _)) return ValidationResult.Error($"--task '{s.Task}': use one of {LabelTask.Names}.");
+        if (s.LeadList is { Length: 0 }) return ValidationResult.Error("--leads: name at least one lead, e.g. II or I,II,V1.");
+        if (s.Resume is not null && (s.Leads is not null || s.Task != "superdiagnostic"))
+            return ValidationResult.Error("--task and --leads choose a new session's data; a resumed session keeps its own.");
         return ValidationResult.Success();
     }
 

@@ -18,6 +18,11 @@ let private configuration =
 let private runBuild (artifacts: string) (ptbXlDir: string option) (arguments: string list) =
     let info = ProcessStartInfo("bash", RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = repositoryRoot)
     for a in "build.sh" :: arguments do info.ArgumentList.Add a
+    // Under the Test target this test runs inside FAKE, which marks its children's environment (FAKE_CACHE_*, ...);
+    // a nested FAKE that inherits those marks recompiles build.fsx and fails to replace the outer run's cached
+    // assembly ("already exists"). The nested build starts from a clean FAKE environment, as a user's would.
+    for name in info.Environment.Keys |> Seq.filter (fun k -> k.StartsWith("FAKE", StringComparison.OrdinalIgnoreCase)) |> Seq.toArray do
+        info.Environment.Remove name |> ignore
     info.Environment.["ECG_ARTIFACTS"] <- artifacts
     info.Environment.["CONFIGURATION"] <- configuration
     info.Environment.["NO_COLOR"] <- "1"

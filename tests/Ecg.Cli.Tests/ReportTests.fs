@@ -36,7 +36,7 @@ let tests =
                 Expect.stringContains html (sprintf "id=\"%s\"" section) section
             Expect.stringContains html "<td>config.epochs</td><td>1</td>" "config table"
             Expect.stringContains html "report test" "notes"
-            Expect.stringContains html "<td>390</td>" "records kept, from the preprocess report"
+            Expect.stringContains html "<td>400</td>" "records kept, from the preprocess report"
             Expect.stringContains html "Session 1, validation split" "the evaluation text"
             Expect.stringContains html "probe run 1 summary" "the probe run of this session"
             Expect.isFalse (html.Contains "probe run 2 summary") "not another session's probe run"

@@ -34,7 +34,10 @@ let tests =
             let work = tempFolder "pipeline"
             let pre = ecgIn work [ "preprocess"; "--data"; sampleFolder () ]
             expectOk pre
-            Expect.stringContains pre.Output "records kept:                390" "390 labelled records of 400"
+            Expect.stringContains pre.Output "records kept:                400" "every readable record is kept"
+            // Per task, the counts the benchmark's own code gives on the sample (tests/Ecg.Data.Tests/benchmark_task_labels.py).
+            for task, records, classes in [ "superdiagnostic", 390, 5; "subdiagnostic", 390, 21; "diagnostic", 390, 32; "form", 98, 17; "rhythm", 382, 8; "all", 400, 53 ] do
+                Expect.stringContains pre.Output (sprintf "  %-16s %6d records, %3d classes" task records classes) (sprintf "%s: records and classes" task)
             Expect.isTrue (File.Exists(Path.Combine(work, "artifacts", "processed", "ptbxl_100hz.npz"))) "the npz"
             let again = ecgIn work [ "preprocess"; "--data"; sampleFolder () ]
             expectOk again
@@ -154,6 +157,55 @@ let tests =
             Expect.stringContains missingSession.Output "existing: 1, 2, 3" "lists the sessions there are"
         }
 
+        test "every benchmark task end to end on the sample (train, evaluate, predict, embed), and a lead-II session" {
+            let work = tempFolder "tasks"
+            expectOk (ecgIn work [ "preprocess"; "--data"; sampleFolder () ])
+            let record = Path.Combine(sampleFolder (), "records100", "00000", "00001_lr")
+            // Classes per task on the sample, from the benchmark's own rules (tests/Ecg.Data.Tests/benchmark_task_labels.py).
+            let tasks = [ "superdiagnostic", 5; "subdiagnostic", 21; "diagnostic", 32; "form", 17; "rhythm", 8; "all", 53 ]
+            for number, (task, classes) in List.indexed tasks |> List.map (fun (i, t) -> i + 1, t) do
+                let train = ecgIn work [ "train"; "--task"; task; "--epochs"; "1"; "--batch-size"; "64"; "--seed"; "1" ]
+                expectOk train
+                Expect.stringContains train.Output (sprintf "%s task, %d classes" task classes) (sprintf "%s: the session's task and classes" task)
+                let config = File.ReadAllText(Path.Combine(work, "artifacts", "training_sessions", sprintf "session_%d" number, "config.json"))
+                Expect.stringContains config (sprintf "\"task\": \"%s\"" task) "the session records its task"
+                let evaluation = ecgIn work [ "evaluate"; "--session"; string number; "--bootstrap"; "0" ]
+                expectOk evaluation
+                let perClass = Text.RegularExpressions.Regex.Matches(evaluation.Output.Split("macro").[0], @"(?m)^\s{2}\S+\s+(\d\.\d{4}|NaN)\s*$").Count
+                Expect.equal perClass classes (sprintf "%s: an AUC line per class" task)
+                Expect.stringContains evaluation.Output "Fmax   0." (sprintf "%s: Fmax beside the macro AUC" task)
+                let predict = ecgIn work [ "predict"; record; "--session"; string number ]
+                expectOk predict
+                use json = Text.Json.JsonDocument.Parse config
+                let names = [| for n in json.RootElement.GetProperty("class_names").EnumerateArray() -> n.GetString() |]
+                Expect.equal names.Length classes "class names in config.json"
+                for name in names do Expect.stringContains predict.Output name (sprintf "%s: predict prints class %s" task name)
+                expectOk (ecgIn work [ "embed"; "--session"; string number; "--split"; "validation" ])
+                Expect.isTrue (File.Exists(Path.Combine(work, "artifacts", "feature_space", sprintf "session_%d" number, "embeddings_validation.npz"))) "embeddings"
+            let unknown = ecgIn work [ "train"; "--task"; "rythm" ]
+            Expect.equal unknown.ExitCode 2 "an unknown task"
+            Expect.stringContains unknown.Output "rhythm" "lists the tasks"
+
+            // Lead II alone: the session records its lead, every later stage reads only that lead.
+            let lead = ecgIn work [ "train"; "--leads"; "II"; "--epochs"; "1"; "--batch-size"; "64"; "--seed"; "2"; "--model"; "xresnet1d18" ]
+            expectOk lead
+            Expect.stringContains lead.Output "leads II" "one lead"
+            let leadSession = string (tasks.Length + 1)
+            expectOk (ecgIn work [ "evaluate"; "--session"; leadSession; "--bootstrap"; "0" ])
+            let predicted = ecgIn work [ "predict"; record; "--session"; leadSession ]
+            expectOk predicted
+            Expect.stringContains predicted.Output "00001_lr" "a 12-lead record scored on its lead II"
+            expectOk (ecgIn work [ "embed"; "--session"; leadSession; "--split"; "validation" ])
+            let badLead = ecgIn work [ "train"; "--leads"; "II,X9"; "--epochs"; "1" ]
+            Expect.equal badLead.ExitCode 1 "a lead the dataset lacks"
+            Expect.stringContains badLead.Output "Lead 'X9' is not in this dataset" "named, with the leads there are"
+            let mixed = ecgIn work [ "ensemble"; "--sessions"; sprintf "1,%s" leadSession; "--bootstrap"; "0" ]
+            Expect.equal mixed.ExitCode 1 "an ensemble of different lead sets is refused"
+            Expect.stringContains mixed.Output "must share their leads" "says why"
+            let mixedTasks = ecgIn work [ "ensemble"; "--sessions"; "1,5"; "--bootstrap"; "0" ]
+            Expect.equal mixedTasks.ExitCode 1 "an ensemble of different tasks is refused"
+        }
+
         test "synth writes a PTB-XL-shaped folder that preprocesses with zero failures, deterministically" {
             let work = tempFolder "synth"
             let first = ecgIn work [ "synth"; "first"; "--records"; "120"; "--seed"; "5" ]
@@ -216,7 +268,7 @@ let tests =
             let work = tempFolder "corrupt"
             let r = ecgIn work [ "preprocess"; "--data"; data ]
             expectOk r
-            Expect.stringContains r.Output "records kept:                389" "the other records are kept"
+            Expect.stringContains r.Output "records kept:                399" "the other records are kept"
             Expect.stringContains r.Output "ecg_id 7" "the failure names the record"
             let strict = ecgIn work [ "preprocess"; "--data"; data; "--force"; "--strict" ]
             Expect.equal strict.ExitCode 1 "strict fails"
