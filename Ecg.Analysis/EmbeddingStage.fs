@@ -1,6 +1,9 @@
 namespace Ecg.Analysis
 
 open System
+open System.IO
+open System.Runtime.InteropServices
+open System.Security.Cryptography
 open System.Threading
 open Ecg.Data
 open Ecg.Model
@@ -25,7 +28,37 @@ type EmbeddingStage private () =
         indices |> Array.iteri (fun k i -> Array.blit dataset.Labels (i * classes) labels (k * classes) classes)
         { SessionNumber = session.Number; Weights = string extractor.Weights; Split = split
           EcgIds = indices |> Array.map (fun i -> dataset.EcgIds.[i])
-          Embeddings = values; Dimension = extractor.Dimension; Labels = labels; ClassNames = dataset.ClassNames }
+          Embeddings = values; Dimension = extractor.Dimension; Labels = labels; ClassNames = dataset.ClassNames
+          Fingerprint = EmbeddingStage.Fingerprint(session, dataset, indices, weights) }
+
+    /// What embeddings depend on, as one SHA-256: the session folder, the weights file's bytes, and the records
+    /// (their ecg_ids, labels and every signal value, in order). Equal fingerprints mean the same numbers would come out.
+    static member Fingerprint(session: TrainingSession, dataset: ProcessedDataset, indices: int[], weights: WeightsChoice) : string =
+        use hash = IncrementalHash.CreateHash HashAlgorithmName.SHA256
+        hash.AppendData(Text.Encoding.UTF8.GetBytes(session.Folder + "\n" + string weights + "\n" + TrainingSession.Sha256(session.WeightsPath weights) + "\n"))
+        for i in indices do
+            hash.AppendData(BitConverter.GetBytes dataset.EcgIds.[i])
+            hash.AppendData(dataset.LabelsOf(i).Span)
+            hash.AppendData(MemoryMarshal.AsBytes(dataset.Signal(i).Span))
+        Convert.ToHexStringLower(hash.GetHashAndReset())
+
+    /// The embeddings of `indices` saved at `path` when that file was computed from exactly these weights and records
+    /// (its fields and fingerprint match), else computed now and saved there. The flag says whether the file was reused.
+    static member ComputeOrReuse(path: string, session: TrainingSession, dataset: ProcessedDataset, indices: int[], split: string, weights: WeightsChoice,
+                                 device: string, batchDone: Action<int, int>, cancel: CancellationToken) : struct (EmbeddingSet * bool) =
+        let saved =
+            if not (File.Exists path) then None
+            else
+                try Some(EmbeddingFile.Read path)
+                with :? InvalidDataException | :? IOException -> None   // damaged: computed again and replaced
+        match saved with
+        | Some set when set.SessionNumber = session.Number && set.Split = split && set.Weights = string weights
+                        && set.ClassNames = dataset.ClassNames && not (String.IsNullOrEmpty set.Fingerprint)
+                        && set.Fingerprint = EmbeddingStage.Fingerprint(session, dataset, indices, weights) -> struct (set, true)
+        | _ ->
+            let set = EmbeddingStage.Compute(session, dataset, indices, split, weights, device, batchDone, cancel)
+            EmbeddingFile.Write(path, set)
+            struct (set, false)
 
     /// Records of a split under the session's scheme; a UserError when it holds none.
     static member internal Indices(session: TrainingSession, dataset: ProcessedDataset, split: DataSplit) =

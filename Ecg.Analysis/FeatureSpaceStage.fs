@@ -16,7 +16,7 @@ type FeatureSpaceOptions =
     { /// The records analysed; null picks test when the split scheme has test records, else validation.
       Split: Nullable<DataSplit>
       Weights: WeightsChoice
-      /// K-Means clusters for the class analysis.
+      /// K-Means clusters for the class analysis; 0 takes the number of the session's classes (5 for superclasses).
       Clusters: int
       /// Seeds K-Means (every run) and UMAP.
       Seed: int
@@ -25,7 +25,7 @@ type FeatureSpaceOptions =
       /// "auto", "cpu" or "cuda"; null uses the session's.
       Device: string }
     static member Default =
-        { Split = Nullable(); Weights = WeightsChoice.Best; Clusters = 5; Seed = 0; Tsne = true; Umap = true; Device = null }
+        { Split = Nullable(); Weights = WeightsChoice.Best; Clusters = 0; Seed = 0; Tsne = true; Umap = true; Device = null }
 
 /// A progress tick: the step now running ("embeddings", "k-means", "pca", "t-sne", "umap", "metadata", "charts"),
 /// with batch counts during embedding (Done = Total = 0 otherwise).
@@ -64,6 +64,7 @@ type BucketSummary =
     { Field: string
       Buckets: string[]
       /// K-Means clusters fitted for this field (as many as buckets).
+      /// K-Means clusters for the class analysis; 0 takes the number of the session's classes (5 for superclasses).
       Clusters: int
       Missing: int
       OutOfRange: int
@@ -87,6 +88,8 @@ type FeatureSpaceSummary =
       ClassNames: string[]
       Clusters: int
       Inertia: float
+      /// True when the embeddings came from a saved file of the same session, weights and records (EmbeddingStage.ComputeOrReuse).
+      EmbeddingsReused: bool
       ClusterSummaries: ClusterSummary[]
       /// Each record predicts its cluster's prototype (ClusterEvaluation).
       ExactMatch: float
@@ -158,7 +161,8 @@ type FeatureSpaceStage private () =
     static member private WriteText(s: FeatureSpaceSummary) =
         let b = StringBuilder()
         let line (t: string) = b.AppendLine t |> ignore
-        line (sprintf "Feature space of training session %d (weights %s), split %s: %d records x %d dimensions" s.TrainingSession s.Weights s.Split s.Records s.Dimension)
+        line (sprintf "Feature space of training session %d (weights %s), split %s: %d records x %d dimensions (embeddings %s)"
+                  s.TrainingSession s.Weights s.Split s.Records s.Dimension (if s.EmbeddingsReused then "reused from the saved file" else "computed and saved"))
         line ""
         line (sprintf "K-Means: %d clusters, seed %d, inertia %.4f" s.Clusters s.Seed s.Inertia)
         for c in s.ClusterSummaries do
@@ -191,7 +195,7 @@ type FeatureSpaceStage private () =
                       progress: Action<FeatureSpaceProgress>, cancel: CancellationToken) : FeatureSpaceResult =
         let clock = Stopwatch.StartNew()
         let report step = if not (isNull progress) then progress.Invoke { Step = step; Done = 0; Total = 0 }
-        if options.Clusters < 1 then invalidArg "options" (sprintf "Clusters = %d must be >= 1" options.Clusters)
+        if options.Clusters < 0 then raise (UserError(sprintf "--clusters %d: give a positive count (or 0 for the number of classes)." options.Clusters))
         let sessionNumber = session.Number
         let chosen = if options.Split.HasValue then options.Split.Value else DataSplits.DefaultForReport(session.SplitScheme, dataset)
         let split = chosen.Name()
@@ -203,9 +207,10 @@ type FeatureSpaceStage private () =
 
         // Embeddings
         let batchDone = Action<int, int>(fun d t -> if not (isNull progress) then progress.Invoke { Step = "embeddings"; Done = d; Total = t })
-        let set = EmbeddingStage.Compute(session, dataset, indices, split, options.Weights, options.Device, batchDone, cancel)
+        // Reused when `ecg embed` (or an earlier run) saved the same session's embeddings of the same records.
         let embeddingsPath = layout.Embeddings(sessionNumber, split)
-        EmbeddingFile.Write(embeddingsPath, set)
+        let struct (set, reused) = EmbeddingStage.ComputeOrReuse(embeddingsPath, session, dataset, indices, split, options.Weights, options.Device, batchDone, cancel)
+        report (if reused then "embeddings reused" else "embeddings computed")
         let rows = set.Rows()
         let labels = set.LabelRows()
         let n = rows.Length
@@ -214,7 +219,7 @@ type FeatureSpaceStage private () =
         // Clusters and classes
         cancel.ThrowIfCancellationRequested()
         report "k-means"
-        let clusters = min options.Clusters n
+        let clusters = min (if options.Clusters = 0 then set.ClassNames.Length else options.Clusters) n
         let kmeans = KMeans.fit { KMeansOptions.Default clusters with Seed = options.Seed } rows
         let evaluation = ClusterEvaluation.evaluate kmeans.Labels labels
 
@@ -244,7 +249,7 @@ type FeatureSpaceStage private () =
 
         let summary =
             { TrainingSession = sessionNumber; Weights = set.Weights; Split = split; Records = n; Dimension = set.Dimension
-              Seed = options.Seed; ClassNames = classNames; Clusters = clusters; Inertia = kmeans.Inertia
+              Seed = options.Seed; ClassNames = classNames; Clusters = clusters; Inertia = kmeans.Inertia; EmbeddingsReused = reused
               ClusterSummaries =
                   Array.init clusters (fun k ->
                       { Cluster = k; Size = evaluation.ClusterSizes.[k]

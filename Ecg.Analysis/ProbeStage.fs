@@ -234,12 +234,19 @@ type ProbeStage private () =
         targets |> Array.iter (ProbeStage.Describe >> ignore)
         let sessionNumber = session.Number
         let bySplit = [| DataSplit.Train; DataSplit.Validation; DataSplit.Test |] |> Array.map (fun s -> s.Name(), session.SplitScheme.IndicesOf(dataset, s))
-        let indices = bySplit |> Array.collect snd
-        let splitOf = bySplit |> Array.collect (fun (s, idx) -> Array.create idx.Length s)
+        // The records of the three parts in dataset order, so the embeddings of `ecg embed --split all` (the same records,
+        // the same order) are reused when the scheme's parts cover the dataset.
+        let part = Collections.Generic.Dictionary<int, string>()
+        for name, idx in bySplit do for i in idx do part.[i] <- name
+        let indices = part.Keys |> Seq.sort |> Seq.toArray
+        let splitOf = indices |> Array.map (fun i -> part.[i])
+        let embeddingsName = if indices.Length = dataset.RecordCount then DataSplit.All.Name() else "probes"
         if (snd bySplit.[0]).Length = 0 then
             raise (UserError(sprintf "Split scheme '%s' leaves no training records in this dataset." session.Manifest.Split))
         let batchDone = Action<int, int>(fun d t -> if not (isNull progress) then progress.Invoke { Step = "embeddings"; Done = d; Total = t })
-        let set = EmbeddingStage.Compute(session, dataset, indices, "all", options.Weights, options.Device, batchDone, cancel)
+        let struct (set, _) =
+            EmbeddingStage.ComputeOrReuse(layout.Embeddings(sessionNumber, embeddingsName), session, dataset, indices, embeddingsName,
+                                          options.Weights, options.Device, batchDone, cancel)
         let rows = set.Rows()
         rows |> Array.iteri (fun i r ->
             match r |> Array.tryFindIndex (Double.IsFinite >> not) with

@@ -196,11 +196,16 @@ type SplitScheme =
     /// The original notebooks' split: folds 1-8 train, 9 and 10 test, no validation set.
     static member Original = { Name = "original"; TrainFolds = [| 1 .. 8 |]; ValidationFolds = [||]; TestFolds = [| 9; 10 |] }
 
+    /// The selection protocol for machines without fold 10: folds 1-7 train, 8 validation (every choice: best epoch,
+    /// thresholds, aggregation, ensemble members), 9 test, reported once. Fold 9 then stays a test fold nobody chose on.
+    static member Select = { Name = "select"; TrainFolds = [| 1 .. 7 |]; ValidationFolds = [| 8 |]; TestFolds = [| 9 |] }
+
     static member Parse(name: string) =
         match (if isNull name then "" else name.Trim().ToLowerInvariant()) with
         | "" | "benchmark" -> SplitScheme.Benchmark
         | "original" -> SplitScheme.Original
-        | other -> invalidArg "name" (sprintf "Unknown split '%s': use benchmark (1-8/9/10) or original (1-8/9-10)." other)
+        | "select" -> SplitScheme.Select
+        | other -> invalidArg "name" (sprintf "Unknown split '%s': use benchmark (1-8/9/10), select (1-7/8/9) or original (1-8/9-10)." other)
 
     /// Indices of the records whose fold is in the given folds, in dataset order.
     member _.IndicesIn(dataset: ProcessedDataset, folds: int[]) =

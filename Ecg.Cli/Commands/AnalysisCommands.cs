@@ -40,9 +40,9 @@ public sealed class FeatureSpaceCommand : Command<FeatureSpaceCommand.Settings>
     {
         [CommandOption("--split <NAME>")] [Description(SharedOptions.SplitHelp)]
         public string? Split { get; init; }
-        [CommandOption("-k|--clusters <K>")] [Description("K-Means clusters for the class evaluation.")]
-        [DefaultValue(5)]
-        public int Clusters { get; init; } = 5;
+        [CommandOption("-k|--clusters <K>")] [Description("K-Means clusters for the class evaluation (default: the number of the session's classes).")]
+        [DefaultValue(0)]
+        public int Clusters { get; init; }
         [CommandOption("--seed <N>")] [Description("Seed of K-Means, t-SNE and UMAP.")]
         [DefaultValue(0)]
         public int Seed { get; init; }

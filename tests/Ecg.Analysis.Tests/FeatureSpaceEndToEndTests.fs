@@ -30,8 +30,10 @@ let private fixture =
         let config =
             TrainingConfig(Epochs = 2, BatchSize = 32, LearningRate = 1e-3, CropLength = 250, EvalWindow = 250, EvalStride = 125,
                            Standardisation = "global", Device = "cpu", Threads = 2, Seed = 7L)
-        let trained = Trainer.Start(root, config, preprocessed.Dataset, SplitScheme.Benchmark, options = TrainingOptions(WriteReports = false))
-        root, preprocessed.Dataset, trained.Session)
+        // The superdiagnostic records (390 of 400), as `ecg train` takes them.
+        let dataset = TrainingData.For(preprocessed.Dataset, config)
+        let trained = Trainer.Start(root, config, dataset, SplitScheme.Benchmark, options = TrainingOptions(WriteReports = false))
+        root, dataset, trained.Session)
 
 /// Embeddings -> feature space -> probes on a short session of the real sample. (The platform's transient NaN
 /// faults are handled by Ecg.Model's recomputes and checkpoint restarts; see README, "Platform notes".)
@@ -80,6 +82,26 @@ let tests =
             let actual = set.Row 3
             for j in 0 .. 127 do
                 Expect.floatClose { absolute = 1e-5; relative = 1e-4 } (float actual.[j]) reference.[j] (sprintf "embedding %d" j)
+        }
+
+        test "feature space reuses saved embeddings of the same session, weights and records, and computes them otherwise" {
+            let root, dataset, session = fixture.Force()
+            let layout = ArtifactLayout root
+            let embedded = EmbeddingStage.Run(layout, session, dataset, DataSplit.Validation)
+            let options = { FeatureSpaceOptions.Default with Split = Nullable DataSplit.Validation; Tsne = false; Umap = false }
+            let run o = (FeatureSpaceStage.Run(layout, session, dataset, o, null)).Summary
+            Expect.isTrue (run options).EmbeddingsReused "ecg embed's file is reused"
+            Expect.equal (EmbeddingFile.Read embedded.Path).Embeddings embedded.Set.Embeddings "and left as it was"
+            let epoch1 = { options with Weights = WeightsChoice.OfEpoch 1 }
+            Expect.isFalse (run epoch1).EmbeddingsReused "other weights: computed"
+            Expect.equal (EmbeddingFile.Read embedded.Path).Weights "1" "and saved in their place"
+            Expect.isTrue (run epoch1).EmbeddingsReused "then reused"
+            let firstValidation = (session.SplitScheme.ValidationIndices dataset).[0]
+            let fewer = dataset.Subset(Array.init dataset.RecordCount id |> Array.filter ((<>) firstValidation))
+            Expect.isFalse ((FeatureSpaceStage.Run(layout, session, fewer, epoch1, null)).Summary.EmbeddingsReused) "other records: computed"
+            File.WriteAllBytes(embedded.Path, (File.ReadAllBytes embedded.Path).[.. 100])
+            Expect.isFalse (run options).EmbeddingsReused "a damaged file is computed again"
+            Expect.equal (EmbeddingFile.Read embedded.Path).Embeddings embedded.Set.Embeddings "the same numbers as ecg embed's"
         }
 
         test "feature space: summary, projections CSV and offline charts" {
