@@ -286,6 +286,18 @@ internal sealed class OnnxGraphBuilder
         return y;
     }
 
+    /// <summary>The last time step: (batch, C, L) to (batch, C), a Gather of index L - 1 on the time axis.</summary>
+    public string LastStep(string x)
+    {
+        var input = ShapeOf(x);
+        if (input.Length != 3) throw new InvalidOperationException($"ONNX export: last time step of shape ({Dims(input)}), not (batch, C, L).");
+        // A scalar index drops the time axis, as torch's select(-1, -1) does.
+        var index = Constant("lastStep.index", new[] { input[2] - 1 }, Array.Empty<long>());
+        var y = AddNode("Gather", new[] { x, index }, Fresh("lastStep"), node => node.Attribute.Add(Int("axis", 2)));
+        shapes[y] = new[] { Batch, input[1] };
+        return y;
+    }
+
     /// <summary>Mean over time: (batch, C, L) to (batch, C).</summary>
     public string GlobalMean(string x) => Reduce("ReduceMean", x);
 
@@ -378,9 +390,11 @@ internal sealed class OnnxGraphBuilder
         return tensor.Name;
     }
 
-    private string Constant(string name, long[] values)
+    private string Constant(string name, long[] values) => Constant(name, values, new[] { (long)values.Length });
+
+    private string Constant(string name, long[] values, long[] dims)
     {
-        var tensor = NewInitializer(name, TensorProto.Types.DataType.Int64, new[] { (long)values.Length });
+        var tensor = NewInitializer(name, TensorProto.Types.DataType.Int64, dims);
         tensor.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(values.AsSpan()));
         graph.Initializer.Add(tensor);
         return tensor.Name;

@@ -64,6 +64,8 @@ internal static class OnnxNetworkEmitters
         [typeof(XResNet1d)] = XResNet1d,
         [typeof(Inception1d)] = Inception1d,
         [typeof(ResNet1dWang)] = ResNet1dWang,
+        [typeof(FcnWang)] = FcnWang,
+        [typeof(Lstm1d)] = Lstm1d,
     };
 
     /// <summary>
@@ -170,13 +172,37 @@ internal static class OnnxNetworkEmitters
         return BenchmarkHead(graph, network, "head", x);
     }
 
+    /// <summary>FcnWang: three conv+BN+ReLU layers (the convolutions' own (k - 1) / 2 padding), benchmark head.</summary>
+    private static OnnxNetworkOutputs FcnWang(OnnxGraphBuilder graph, ModuleTree network, string input)
+    {
+        var x = input;
+        foreach (var layer in network.Numbered("convs"))
+            x = graph.Relu(graph.Conv(x, network.Get<Conv1d>($"{layer}.conv"), $"{layer}.conv", network.Get<BatchNorm1d>($"{layer}.norm")));
+        return BenchmarkHead(graph, network, "head", x);
+    }
+
     /// <summary>
-    /// BenchmarkHead: [max, mean] over time, BN + Linear (folded), ReLU = the embedding, BN + Linear (folded) = logits.
+    /// Lstm1d (lstm and lstm-bidir): the LSTM over time as ONNX LSTM nodes, its output sequence channels-first, then
+    /// the benchmark head with [mean, max, last step] pooling.
+    /// </summary>
+    private static OnnxNetworkOutputs Lstm1d(OnnxGraphBuilder graph, ModuleTree network, string input) =>
+        BenchmarkHead(graph, network, "head", graph.Lstm(input, network.Get<LSTM>("lstm"), "lstm"));
+
+    /// <summary>
+    /// BenchmarkHead: pooling over time ([max, mean], or [mean, max, last step] for the recurrent networks), BN +
+    /// Linear (folded), ReLU = the embedding, BN + Linear (folded) = logits.
     /// Shared by every benchmark architecture; <paramref name="head"/> is its path in the network.
     /// </summary>
     public static OnnxNetworkOutputs BenchmarkHead(OnnxGraphBuilder graph, ModuleTree network, string head, string features)
     {
-        var pooled = graph.Concat(new[] { graph.GlobalMax(features), graph.GlobalMean(features) });
+        var module = network.Get<Architectures.BenchmarkHead>(head);
+        // The pooling is private to the head; its width tells the two apart (2C: MaxMean, 3C: MeanMaxLast).
+        var pooled = module.PooledFeatures == 2 * module.InChannels
+            ? graph.Concat(new[] { graph.GlobalMax(features), graph.GlobalMean(features) })
+            // As the module (and rnn1d.py) do, the last step of all channels, both directions' for a bidirectional LSTM.
+            : module.PooledFeatures == 3 * module.InChannels
+                ? graph.Concat(new[] { graph.GlobalMean(features), graph.GlobalMax(features), graph.LastStep(features) })
+                : throw new InvalidOperationException($"ONNX export: head '{head}' pools {module.InChannels} channels into {module.PooledFeatures} features, neither 2C nor 3C.");
         var embedding = graph.Relu(graph.Linear(pooled, network.Get<Linear>($"{head}.hidden"), $"{head}.hidden", network.Get<BatchNorm1d>($"{head}.poolNorm")));
         var logits = graph.Linear(embedding, network.Get<Linear>($"{head}.classifier"), $"{head}.classifier", network.Get<BatchNorm1d>($"{head}.hiddenNorm"));
         return new(logits, embedding);
