@@ -20,15 +20,26 @@ type EmbeddingStage private () =
     /// Embeddings of the records at `indices` (in that order), in memory; `split` names them in the set.
     static member Compute(session: TrainingSession, dataset: ProcessedDataset, indices: int[], split: string, weights: WeightsChoice,
                           device: string, batchDone: Action<int, int>, cancel: CancellationToken) : EmbeddingSet =
+        EmbeddingStage.Compute(session, dataset, indices, split, weights, device, batchDone, cancel, Export.InferenceEngine.Torch)
+
+    /// Compute on either engine: TorchSharp, or ONNX Runtime on the session's exported graph (exported when missing).
+    static member Compute(session: TrainingSession, dataset: ProcessedDataset, indices: int[], split: string, weights: WeightsChoice,
+                          device: string, batchDone: Action<int, int>, cancel: CancellationToken, engine: Export.InferenceEngine) : EmbeddingSet =
         SessionCompatibility.Require(session, dataset)
-        use extractor = EmbeddingExtractor.Load(session, weights, device)
-        let values = extractor.EmbedRecords(dataset, indices, batchDone, cancel)
+        let values, dimension =
+            match engine with
+            | Export.InferenceEngine.Onnx ->
+                use onnx = Export.ModelExport.LoadOnnx(session, weights, Nullable())
+                onnx.EmbedRecords(dataset, indices, Nullable(), batchDone, cancel), onnx.Dimension
+            | _ ->
+                use extractor = EmbeddingExtractor.Load(session, weights, device)
+                extractor.EmbedRecords(dataset, indices, batchDone, cancel), extractor.Dimension
         let classes = dataset.ClassNames.Length
         let labels = Array.zeroCreate<byte> (indices.Length * classes)
         indices |> Array.iteri (fun k i -> Array.blit dataset.Labels (i * classes) labels (k * classes) classes)
-        { SessionNumber = session.Number; Weights = string extractor.Weights; Split = split
+        { SessionNumber = session.Number; Weights = string weights; Split = split
           EcgIds = indices |> Array.map (fun i -> dataset.EcgIds.[i])
-          Embeddings = values; Dimension = extractor.Dimension; Labels = labels; ClassNames = dataset.ClassNames
+          Embeddings = values; Dimension = dimension; Labels = labels; ClassNames = dataset.ClassNames
           Fingerprint = EmbeddingStage.Fingerprint(session, dataset, indices, weights) }
 
     /// What embeddings depend on, as one SHA-256: the session folder, the weights file's bytes, and the records
@@ -71,14 +82,14 @@ type EmbeddingStage private () =
     /// Embeds a split (null: test when the dataset has test records, else validation) and writes
     /// feature_space/session_N/embeddings_<split>.npz.
     static member Run(layout: ArtifactLayout, session: TrainingSession, dataset: ProcessedDataset, split: Nullable<DataSplit>, weights: WeightsChoice,
-                      device: string, batchDone: Action<int, int>, cancel: CancellationToken) : EmbeddingRunResult =
+                      device: string, batchDone: Action<int, int>, cancel: CancellationToken, engine: Export.InferenceEngine) : EmbeddingRunResult =
         let split = if split.HasValue then split.Value else DataSplits.DefaultForReport(session.SplitScheme, dataset)
         let indices = EmbeddingStage.Indices(session, dataset, split)
-        let set = EmbeddingStage.Compute(session, dataset, indices, split.Name(), weights, device, batchDone, cancel)
+        let set = EmbeddingStage.Compute(session, dataset, indices, split.Name(), weights, device, batchDone, cancel, engine)
         let path = layout.Embeddings(session.Number, split.Name())
         EmbeddingFile.Write(path, set)
         { Set = set; Path = path }
 
     /// Run with the best weights, the session's device and no progress.
     static member Run(layout: ArtifactLayout, session: TrainingSession, dataset: ProcessedDataset, split: DataSplit) =
-        EmbeddingStage.Run(layout, session, dataset, Nullable split, WeightsChoice.Best, null, null, CancellationToken.None)
+        EmbeddingStage.Run(layout, session, dataset, Nullable split, WeightsChoice.Best, null, null, CancellationToken.None, Export.InferenceEngine.Torch)

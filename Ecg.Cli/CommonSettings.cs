@@ -97,6 +97,10 @@ public static class SharedOptions
     public const string SplitHelp = "train, validation, test or all (default: test when the dataset has test records, else validation).";
     public const string AggregationHelp = "How evaluation windows combine: max, mean (of probabilities) or whole (no windows: one pass over the record). Default: the session's.";
 
+    public const string EngineHelp = "torch (TorchSharp, default) or onnx (ONNX Runtime on the session's exported graph, exported to <session>/export/ when missing).";
+
+    public static Ecg.Model.Export.InferenceEngine Engine(string text) => Ecg.Model.Export.ExportChoices.ParseEngine(text);
+
     public static DataSplit? Split(string? text) => text is null ? null : DataSplits.Parse(text);
     public static WindowAggregation? Aggregation(string? text) => text is null ? null : WindowAggregations.Parse(text);
 }

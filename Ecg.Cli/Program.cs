@@ -61,6 +61,9 @@ public static class Program
             config.AddCommand<PredictCommand>("predict")
                 .WithDescription("Probabilities per class and predicted superclasses for a WFDB record or a folder of records, with a session's tuned thresholds.")
                 .WithExample("predict", "../shared/ptbxl-sample/records100/00000/00001_lr", "--session", "1");
+            config.AddCommand<ExportCommand>("export")
+                .WithDescription("Export a session's weights as an ONNX model (ONNX Runtime scores a record with the file alone) or as safetensors for PyTorch.")
+                .WithExample("export", "--session", "1", "--format", "onnx");
             config.AddCommand<SynthCommand>("synth")
                 .WithDescription("Write a synthetic PTB-XL-shaped folder (CSVs, WFDB records, checksums) whose signals carry learnable class patterns: a demo without PTB-XL.")
                 .WithExample("synth", "data/synthetic", "--records", "2000");

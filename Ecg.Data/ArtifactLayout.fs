@@ -125,6 +125,9 @@ type SessionPaths(folder: string) =
     member this.EpochWeights(epoch: int) = Path.Combine(this.WeightsFolder, sprintf "epoch_%03d.bin" epoch)
     /// weights/average_FFF-TTT.bin, written by checkpoint averaging.
     member this.AveragedWeights(fromEpoch: int, toEpoch: int) = Path.Combine(this.WeightsFolder, SessionPaths.AveragedWeightsName(fromEpoch, toEpoch))
+    member _.ExportFolder = file "export"
+    /// export/model_<weights>.<extension>: the session's weights as ONNX or safetensors (ecg export).
+    member this.Export(weights: string, extension: string) = Path.Combine(this.ExportFolder, sprintf "model_%s.%s" weights extension)
     member _.StateFolder = file "state"
     member this.State = Path.Combine(this.StateFolder, "state.json")
     member this.OptimizerState(epoch: int) = Path.Combine(this.StateFolder, SessionPaths.OptimizerStateName epoch)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Ecg.Data;
+using Ecg.Model.Export;
 using Ecg.Model.Metrics;
 
 namespace Ecg.Model;
@@ -81,12 +82,12 @@ public static class EvaluationStage
     /// </summary>
     public static EvaluationOutcome Run(TrainingSession session, ProcessedDataset dataset, DataSplit? split, WeightsChoice weights,
                                         WindowAggregation? aggregation, int bootstrap, Action<StageProgress>? progress = null,
-                                        CancellationToken cancel = default)
+                                        CancellationToken cancel = default, InferenceEngine engine = InferenceEngine.Torch)
     {
         var chosen = split ?? DataSplits.DefaultForReport(session.SplitScheme, dataset);
         var how = aggregation ?? session.Aggregation;
-        var evaluation = Evaluate(session, dataset, chosen, weights, how, progress, cancel);
-        var thresholds = ThresholdsFor(session, dataset, weights, how, evaluation, progress, cancel);
+        var evaluation = Evaluate(session, dataset, chosen, weights, how, progress, cancel, engine);
+        var thresholds = ThresholdsFor(session, dataset, weights, how, evaluation, progress, cancel, engine);
         var text = EvaluationReport.Text($"Session {session.Number}, {evaluation.Split} split, {evaluation.EcgIds.Length} records", evaluation, bootstrap, thresholds);
         var path = session.Paths.Evaluation(EvaluationReport.Name(chosen, weights, how, session.Aggregation));
         AtomicFile.WriteAllText(path, text);
@@ -95,11 +96,12 @@ public static class EvaluationStage
 
     /// <summary>The split's evaluation; a <see cref="UserError"/> naming the folds when it holds no records.</summary>
     internal static Evaluation Evaluate(TrainingSession session, ProcessedDataset dataset, DataSplit split, WeightsChoice weights,
-                                        WindowAggregation aggregation, Action<StageProgress>? progress, CancellationToken cancel)
+                                        WindowAggregation aggregation, Action<StageProgress>? progress, CancellationToken cancel,
+                                        InferenceEngine engine = InferenceEngine.Torch)
     {
         var step = $"session {session.Number}, {weights} weights, {split.Name()} records";
         var evaluation = Evaluator.Evaluate(session, dataset, split, weights, aggregation, cancel,
-            (done, total) => progress?.Invoke(new StageProgress(step, done, total)));
+            (done, total) => progress?.Invoke(new StageProgress(step, done, total)), engine);
         if (evaluation.EcgIds.Length == 0)
             throw new UserError($"The {split.Name()} split of this dataset has no records (folds {string.Join(",", session.SplitScheme.FoldsOf(split))}).");
         return evaluation;
@@ -107,12 +109,13 @@ public static class EvaluationStage
 
     /// <summary>Saved thresholds that fit these probabilities, or fresh ones tuned on validation (null without validation records).</summary>
     private static DecisionThresholds? ThresholdsFor(TrainingSession session, ProcessedDataset dataset, WeightsChoice weights, WindowAggregation aggregation,
-                                                     Evaluation evaluated, Action<StageProgress>? progress, CancellationToken cancel)
+                                                     Evaluation evaluated, Action<StageProgress>? progress, CancellationToken cancel,
+                                                     InferenceEngine engine)
     {
         if (DecisionThresholds.Find(session, weights, aggregation) is { } saved) return saved;
         if (session.SplitScheme.ValidationIndices(dataset).Length == 0) return null;
         var tuning = evaluated.Split == DataSplit.Validation.Name() ? evaluated
-            : Evaluate(session, dataset, DataSplit.Validation, weights, aggregation, progress, cancel);
+            : Evaluate(session, dataset, DataSplit.Validation, weights, aggregation, progress, cancel, engine);
         var tuned = DecisionThresholds.Tune(tuning, weights, aggregation);
         tuned.Save(session);
         return tuned;

@@ -1,4 +1,5 @@
 using Ecg.Data;
+using Ecg.Model.Export;
 using Ecg.Model.Metrics;
 
 namespace Ecg.Model;
@@ -28,17 +29,24 @@ public static class Evaluator
     /// (null: the session's own) says how the evaluation windows combine.
     /// </summary>
     public static Evaluation Evaluate(TrainingSession session, ProcessedDataset dataset, DataSplit split, WeightsChoice weights,
-                                      WindowAggregation? aggregation = null, CancellationToken cancel = default, Action<int, int>? batchDone = null) =>
-        Evaluate(session, dataset, session.SplitScheme.IndicesOf(dataset, split), split.Name(), weights, aggregation, cancel, batchDone);
+                                      WindowAggregation? aggregation = null, CancellationToken cancel = default, Action<int, int>? batchDone = null,
+                                      InferenceEngine engine = InferenceEngine.Torch) =>
+        Evaluate(session, dataset, session.SplitScheme.IndicesOf(dataset, split), split.Name(), weights, aggregation, cancel, batchDone, engine);
 
     /// <summary>Evaluates the given records (indices into <paramref name="dataset"/>), named <paramref name="splitName"/> in the result.</summary>
     public static Evaluation Evaluate(TrainingSession session, ProcessedDataset dataset, int[] indices, string splitName, WeightsChoice weights,
-                                      WindowAggregation? aggregation = null, CancellationToken cancel = default, Action<int, int>? batchDone = null)
+                                      WindowAggregation? aggregation = null, CancellationToken cancel = default, Action<int, int>? batchDone = null,
+                                      InferenceEngine engine = InferenceEngine.Torch)
     {
         SessionCompatibility.Require(session, dataset);
         int classes = dataset.ClassNames.Length;
         var probabilities = Array.Empty<float>();
-        if (indices.Length > 0)
+        if (indices.Length > 0 && engine == InferenceEngine.Onnx)
+        {
+            using var onnx = ModelExport.LoadOnnx(session, weights, aggregation);
+            probabilities = onnx.PredictRecords(dataset, indices, null, batchDone, cancel);
+        }
+        else if (indices.Length > 0)
         {
             using var predictor = Predictor.Load(session, weights, aggregation: aggregation);
             probabilities = predictor.PredictRecords(dataset, indices, cancel, batchDone);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Ecg.Data;
+using Ecg.Model.Export;
 
 namespace Ecg.Model;
 
@@ -38,12 +39,21 @@ public static class Prediction
     /// and the source says why. <paramref name="output"/> (optional) receives the CSV.
     /// </summary>
     public static PredictionResult Run(TrainingSession session, string path, WeightsChoice weights, double? threshold, string? output = null,
-                                       Action<StageProgress>? progress = null)
+                                       Action<StageProgress>? progress = null, InferenceEngine engine = InferenceEngine.Torch)
     {
         var records = FindRecords(path);
         var (signals, samples, leads) = ReadRecords(session, records, progress);
-        using var predictor = Predictor.Load(session, weights);
-        var probabilities = predictor.Predict(signals, records.Length, samples, leads);
+        float[] probabilities;
+        if (engine == InferenceEngine.Onnx)
+        {
+            using var onnx = ModelExport.LoadOnnx(session, weights, null);
+            probabilities = onnx.Predict(signals, records.Length, samples, leads);
+        }
+        else
+        {
+            using var predictor = Predictor.Load(session, weights);
+            probabilities = predictor.Predict(signals, records.Length, samples, leads);
+        }
         var classes = session.Manifest.ClassNames.Length;
         double[] thresholds;
         string source;

@@ -13,11 +13,14 @@ public sealed class EmbedCommand : Command<EmbedCommand.Settings>
     {
         [CommandOption("--split <NAME>")] [Description(SharedOptions.SplitHelp)]
         public string? Split { get; init; }
+        [CommandOption("--engine <ENGINE>")] [Description(SharedOptions.EngineHelp)]
+        [DefaultValue("torch")]
+        public string Engine { get; init; } = "torch";
 
         public override ValidationResult Validate()
         {
             var result = base.Validate();
-            return result.Successful ? Check(() => SharedOptions.Split(Split)) : result;
+            return result.Successful ? Check(() => { SharedOptions.Split(Split); SharedOptions.Engine(Engine); }) : result;
         }
     }
 
@@ -27,7 +30,7 @@ public sealed class EmbedCommand : Command<EmbedCommand.Settings>
         var dataset = settings.LoadDataset(session);
         var result = ConsoleProgress.Run($"Embedding with session {session.Number}", progress =>
             EmbeddingStage.Run(settings.Layout, session, dataset, SharedOptions.Split(settings.Split), settings.WeightsChoice, null,
-                (done, total) => progress.Report(done, total, "batches"), cancellationToken));
+                (done, total) => progress.Report(done, total, "batches"), cancellationToken, SharedOptions.Engine(settings.Engine)));
         AnsiConsole.WriteLine($"{result.Set.EcgIds.Length:N0} embeddings of {result.Set.Dimension} values: {result.Path}");
         return ExitCodes.Success;
     }

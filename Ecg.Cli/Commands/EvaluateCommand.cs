@@ -14,6 +14,9 @@ public sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         public string? Split { get; init; }
         [CommandOption("--aggregation <HOW>")] [Description(SharedOptions.AggregationHelp)]
         public string? Aggregation { get; init; }
+        [CommandOption("--engine <ENGINE>")] [Description(SharedOptions.EngineHelp)]
+        [DefaultValue("torch")]
+        public string Engine { get; init; } = "torch";
         [CommandOption("--bootstrap <N>")] [Description("Bootstrap resamples for the macro AUC interval (0: none).")]
         [DefaultValue(1000)]
         public int Bootstrap { get; init; } = 1000;
@@ -21,7 +24,7 @@ public sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         public override ValidationResult Validate()
         {
             var result = base.Validate();
-            return result.Successful ? Check(() => { SharedOptions.Split(Split); SharedOptions.Aggregation(Aggregation); }) : result;
+            return result.Successful ? Check(() => { SharedOptions.Split(Split); SharedOptions.Aggregation(Aggregation); SharedOptions.Engine(Engine); }) : result;
         }
     }
 
@@ -31,7 +34,8 @@ public sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         var dataset = settings.LoadDataset(session);
         var outcome = ConsoleProgress.Run($"Evaluating session {session.Number} ({settings.WeightsChoice} weights)", progress =>
             EvaluationStage.Run(session, dataset, SharedOptions.Split(settings.Split), settings.WeightsChoice, SharedOptions.Aggregation(settings.Aggregation),
-                                settings.Bootstrap, p => progress.Report(p.Done, p.Total, p.Step), cancellationToken));
+                                settings.Bootstrap, p => progress.Report(p.Done, p.Total, p.Step), cancellationToken,
+                                SharedOptions.Engine(settings.Engine)));
         AnsiConsole.Write(new Text(outcome.Text));
         AnsiConsole.WriteLine($"written: {outcome.ReportPath}");
         return ExitCodes.Success;

@@ -24,14 +24,18 @@ public sealed class PredictCommand : Command<PredictCommand.Settings>
         public double? Threshold { get; init; }
         [CommandOption("-o|--output <CSV>")] [Description("Also write the predictions to this CSV file.")]
         public string? Output { get; init; }
+        [CommandOption("--engine <ENGINE>")] [Description(SharedOptions.EngineHelp)]
+        [DefaultValue("torch")]
+        public string Engine { get; init; } = "torch";
 
-        public override ValidationResult Validate() => Check(() => WeightsChoice.Parse(Weights));
+        public override ValidationResult Validate() => Check(() => { WeightsChoice.Parse(Weights); SharedOptions.Engine(Engine); });
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var session = settings.OpenSession(settings.Session);
-        var result = Prediction.Run(session, settings.Path, WeightsChoice.Parse(settings.Weights), settings.Threshold, settings.Output);
+        var result = Prediction.Run(session, settings.Path, WeightsChoice.Parse(settings.Weights), settings.Threshold, settings.Output,
+                                    engine: SharedOptions.Engine(settings.Engine));
         var table = new Table().AddColumn("record");
         foreach (var c in result.ClassNames) table.AddColumn(new TableColumn(c).RightAligned());
         table.AddColumn("predicted");

@@ -1,0 +1,37 @@
+using System.ComponentModel;
+using Ecg.Model.Export;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Ecg.Cli.Commands;
+
+/// <summary>`ecg export`: a session's weights as an ONNX model (scores a record on its own) or as safetensors for PyTorch.</summary>
+public sealed class ExportCommand : Command<ExportCommand.Settings>
+{
+    public sealed class Settings : ArtifactsSettings
+    {
+        [CommandOption("-s|--session <N>")] [Description("Training session number, or latest.")]
+        [DefaultValue("latest")]
+        public string Session { get; init; } = "latest";
+        [CommandOption("-w|--weights <WHICH>")] [Description("Weights: " + WeightsChoice.Accepted + ".")]
+        [DefaultValue("best")]
+        public string Weights { get; init; } = "best";
+        [CommandOption("-f|--format <FORMAT>")]
+        [Description("onnx (BatchNorm folded, dropout removed, standardisation, window and class names in the metadata) or safetensors (PyTorch-style names; docs/export.md).")]
+        [DefaultValue("onnx")]
+        public string Format { get; init; } = "onnx";
+        [CommandOption("-o|--output <FILE>")] [Description("Output file (default: <session>/export/model_<weights>.onnx or .safetensors).")]
+        public string? Output { get; init; }
+
+        public override ValidationResult Validate() => Check(() => { WeightsChoice.Parse(Weights); ExportChoices.ParseFormat(Format); });
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var session = settings.OpenSession(settings.Session);
+        var (path, summary) = ModelExport.Run(session, WeightsChoice.Parse(settings.Weights), ExportChoices.ParseFormat(settings.Format), settings.Output);
+        AnsiConsole.WriteLine(summary);
+        AnsiConsole.WriteLine($"written: {path}");
+        return ExitCodes.Success;
+    }
+}
