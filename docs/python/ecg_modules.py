@@ -97,20 +97,35 @@ class CrossLeadCnn(nn.Module):
 # --------------------------------------------------------------------------------------------------
 
 class BenchmarkHead(nn.Module):
-    """[max, mean] pooling, BN, Dropout, Linear(2C -> 128), ReLU (the embedding), BN, Dropout, Linear(-> classes)."""
+    """Pooling over time, BN, Dropout, Linear(-> 128), ReLU (the embedding), BN, Dropout, Linear(-> classes).
 
-    def __init__(self, cin, classes, hidden=128, dropout=0.5):
+    pooling "max-mean": the convolutional networks' [max, mean] (2C features); "mean-max-last": the recurrent
+    networks' [mean, max, last time step] (3C features), HeadPooling.MeanMaxLast.
+    """
+
+    def __init__(self, cin, classes, hidden=128, dropout=0.5, pooling="max-mean"):
         super().__init__()
-        self.poolNorm = nn.BatchNorm1d(2 * cin)
+        if pooling not in ("max-mean", "mean-max-last"):
+            raise ValueError(f"unknown head pooling {pooling!r}")
+        self.pooling = pooling
+        pooled = (2 if pooling == "max-mean" else 3) * cin
+        self.poolNorm = nn.BatchNorm1d(pooled)
         self.poolDropout = nn.Dropout(dropout / 2)
-        self.hidden = nn.Linear(2 * cin, hidden)
+        self.hidden = nn.Linear(pooled, hidden)
         self.hiddenNorm = nn.BatchNorm1d(hidden)
         self.hiddenDropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(hidden, classes)
 
+    def pool(self, features):
+        if self.pooling == "max-mean":
+            return torch.cat([features.amax(-1), features.mean(-1)], 1)
+        # rnn1d.py's AdaptiveConcatPoolRNN. Bidirectional too it takes the last step of all 2H channels (its
+        # slice meant for the backward direction's first step is empty), so the backward direction contributes
+        # its state after one step; kept so that benchmark-trained weights mean the same here.
+        return torch.cat([features.mean(-1), features.amax(-1), features[:, :, -1]], 1)
+
     def embed(self, features):
-        pooled = torch.cat([features.amax(-1), features.mean(-1)], 1)
-        return F.relu(self.hidden(self.poolDropout(self.poolNorm(pooled))))
+        return F.relu(self.hidden(self.poolDropout(self.poolNorm(self.pool(features)))))
 
     def forward(self, features):
         return self.classifier(self.hiddenDropout(self.hiddenNorm(self.embed(features))))
@@ -260,6 +275,55 @@ class ResNet1dWang(nn.Module):
         return self.head(self.features(x))
 
 
+class FcnWang(nn.Module):
+    """Three Conv1d (no bias) + BN + ReLU, 128-256-128 channels, kernels 8, 5, 3, padding (k - 1) // 2 (the
+    kernel-8 layer shortens the sequence by one), then the head on 128 channels."""
+
+    LAYERS = ((128, 8), (256, 5), (128, 3))
+
+    def __init__(self, leads=12, classes=5):
+        super().__init__()
+        layers, cin = [], leads
+        for channels, kernel in self.LAYERS:
+            layers.append(nn.Sequential(OrderedDict([
+                ("conv", nn.Conv1d(cin, channels, kernel, padding=(kernel - 1) // 2, bias=False)),
+                ("norm", nn.BatchNorm1d(channels)),
+                ("relu", nn.ReLU())])))
+            cin = channels
+        self.convs = nn.Sequential(*layers)
+        self.head = BenchmarkHead(cin, classes)
+
+    def features(self, x):
+        return self.convs(x)
+
+    def embed(self, x):
+        return self.head.embed(self.features(x))
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+class Lstm1d(nn.Module):
+    """2-layer LSTM, 256 hidden units per direction, time-major over the leads at each step, then the head with
+    [mean, max, last step] pooling of the outputs (3H features, 6H bidirectional)."""
+
+    def __init__(self, leads=12, classes=5, bidirectional=False, hidden=256, layers=2):
+        super().__init__()
+        self.lstm = nn.LSTM(leads, hidden, layers, bidirectional=bidirectional)
+        self.head = BenchmarkHead((2 if bidirectional else 1) * hidden, classes, pooling="mean-max-last")
+
+    def features(self, x):
+        # (batch, leads, T) -> (T, batch, leads) -> LSTM -> (batch, H or 2H, T)
+        output, _ = self.lstm(x.permute(2, 0, 1))
+        return output.permute(1, 2, 0)
+
+    def embed(self, x):
+        return self.head.embed(self.features(x))
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
 def build(model, leads=12, classes=5, eps=1e-5):
     """The network a config's "model" names (ModelFactory's names)."""
     if model == "cross-lead-cnn":
@@ -270,4 +334,8 @@ def build(model, leads=12, classes=5, eps=1e-5):
         return Inception1d(leads, classes)
     if model == "resnet1d-wang":
         return ResNet1dWang(leads, classes)
+    if model == "fcn-wang":
+        return FcnWang(leads, classes)
+    if model in ("lstm", "lstm-bidir"):
+        return Lstm1d(leads, classes, bidirectional=model == "lstm-bidir")
     raise ValueError(f"unknown model {model!r}")
