@@ -18,9 +18,14 @@ let private configuration =
 let private runBuild (artifacts: string) (ptbXlDir: string option) (arguments: string list) =
     let info = ProcessStartInfo("bash", RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = repositoryRoot)
     for a in "build.sh" :: arguments do info.ArgumentList.Add a
-    // Under the Test target this test runs inside FAKE, which marks its children's environment (FAKE_CACHE_*, ...);
-    // a nested FAKE that inherits those marks recompiles build.fsx and fails to replace the outer run's cached
-    // assembly ("already exists"). The nested build starts from a clean FAKE environment, as a user's would.
+    // Under the Test target this test runs inside FAKE. A nested FAKE there recompiles build.fsx (seen on a fresh
+    // clone, not when the test program runs alone) and then fails to move its assembly over the outer run's cached
+    // one ("IOException: ... build_<hash>.dll already exists"). The outer run has loaded that assembly already, so
+    // the cached files are removed first: the nested build compiles and caches them again. The nested build also
+    // starts without the outer FAKE's environment variables, as a user's would.
+    let cache = Path.Combine(repositoryRoot, ".fake", "build.fsx")
+    if Directory.Exists cache then
+        for file in Directory.GetFiles(cache, "build_*.*") do File.Delete file
     for name in info.Environment.Keys |> Seq.filter (fun k -> k.StartsWith("FAKE", StringComparison.OrdinalIgnoreCase)) |> Seq.toArray do
         info.Environment.Remove name |> ignore
     info.Environment.["ECG_ARTIFACTS"] <- artifacts

@@ -186,6 +186,21 @@ let tests =
             Expect.equal unknown.ExitCode 2 "an unknown task"
             Expect.stringContains unknown.Output "rhythm" "lists the tasks"
 
+            // ONNX: the exported graph scores like TorchSharp (macro AUC to 3 decimals; probabilities agree to 1e-4 in Ecg.Model's tests).
+            let exported = ecgIn work [ "export"; "--session"; "1"; "--format"; "onnx" ]
+            expectOk exported
+            Expect.isTrue (File.Exists(Path.Combine(work, "artifacts", "training_sessions", "session_1", "export", "model_best.onnx"))) "the ONNX file"
+            expectOk (ecgIn work [ "export"; "--session"; "1"; "--format"; "safetensors" ])
+            let macro (text: string) = Double.Parse(Text.RegularExpressions.Regex.Match(text, @"macro\s+(\d\.\d{4})").Groups.[1].Value, Globalization.CultureInfo.InvariantCulture)
+            let torch = ecgIn work [ "evaluate"; "--session"; "1"; "--bootstrap"; "0" ]
+            let onnx = ecgIn work [ "evaluate"; "--session"; "1"; "--bootstrap"; "0"; "--engine"; "onnx" ]
+            expectOk onnx
+            Expect.floatClose { absolute = 1e-3; relative = 0.0 } (macro onnx.Output) (macro torch.Output) "ONNX Runtime and TorchSharp agree"
+            expectOk (ecgIn work [ "predict"; record; "--session"; "1"; "--engine"; "onnx" ])
+            expectOk (ecgIn work [ "embed"; "--session"; "1"; "--split"; "validation"; "--engine"; "onnx" ])
+            let badEngine = ecgIn work [ "predict"; record; "--engine"; "tensorrt" ]
+            Expect.equal badEngine.ExitCode 2 "an unknown engine"
+
             // Lead II alone: the session records its lead, every later stage reads only that lead.
             let lead = ecgIn work [ "train"; "--leads"; "II"; "--epochs"; "1"; "--batch-size"; "64"; "--seed"; "2"; "--model"; "xresnet1d18" ]
             expectOk lead
