@@ -29,9 +29,22 @@ public static class Trainer
                                        string? dataFile = null, string? notes = null, TrainingOptions? options = null)
     {
         config.Validate();
-        var session = TrainingSession.Create(layout, TrainingSession.Describe(config, dataset, split, dataFile), notes);
+        var manifest = TrainingSession.Describe(config, dataset, split, dataFile);
+        if (config.InitFrom is not null) manifest = manifest with { InitializedFrom = PlanInitialisation(layout, config, dataset) };
+        var session = TrainingSession.Create(layout, manifest, notes);
         options?.SessionReady?.Invoke(session);
         return Run(session, dataset, options);
+    }
+
+    /// <summary>
+    /// What --init-from copies, worked out (and the source weights verified) before the session folder exists, so that
+    /// config.json records it from the start; the run applies it again to its model (<see cref="FineTuning.Reapply"/>).
+    /// </summary>
+    private static InitializationRecord PlanInitialisation(ArtifactLayout layout, TrainingConfig config, ProcessedDataset dataset)
+    {
+        var (source, weights) = FineTuning.OpenSource(layout, config.InitFrom!);
+        using var model = ModelFactory.Create(config, dataset.Leads, dataset.ClassNames.Length);
+        return FineTuning.Initialise(model, config, dataset.ClassNames, dataset.LeadNames, source, weights);
     }
 
     /// <summary>The Train stage's `--resume`: continues a stopped session from its last completed epoch.</summary>
@@ -93,6 +106,10 @@ public static class Trainer
 
         manual_seed(config.Seed);
         using var model = ModelFactory.Create(config, dataset.Leads, classes);
+        if (state.LastCompletedEpoch == 0 && manifest.InitializedFrom is { } initialisation) FineTuning.Reapply(model, manifest, initialisation);
+        var trainableWhileFrozen = config.FreezeBackboneEpochs is null ? null
+            : FineTuning.TrainableWhileFrozen(manifest.InitializedFrom
+                ?? throw new InvalidDataException($"'{session.ConfigPath}' freezes the backbone but records no initialized_from weights."));
         model.to(device);
         using var optimizer = CreateOptimizer(config, model);
         if (state.LastCompletedEpoch > 0) LoadCheckpoint(session, state, model, optimizer, freshOptimizer, options);
@@ -120,6 +137,8 @@ public static class Trainer
             random.Shuffle(order);
 
             model.train();
+            // Frozen or not depends on the epoch alone, so a resumed run matches an uninterrupted one.
+            if (trainableWhileFrozen is not null) FineTuning.SetFrozen(model, trainableWhileFrozen, epoch <= config.FreezeBackboneEpochs);
             double lossSum = 0, lr = config.LearningRate;
             long step = state.GlobalStep;
             for (int b = 0; b < batchCount; b++)

@@ -75,6 +75,15 @@ public sealed record TrainingConfig
     public int? Threads { get; init; }
 
     /// <summary>
+    /// Fine-tuning: "SESSION[:WEIGHTS]" (e.g. "3", "latest:best", "3:9-12") whose weights the new session starts from
+    /// (see <see cref="FineTuning"/>; what was copied is recorded in config.json's initialized_from); null starts fresh.
+    /// </summary>
+    public string? InitFrom { get; init; }
+
+    /// <summary>With <see cref="InitFrom"/>: for the first this many epochs only the head (and any reinitialised tensor) trains.</summary>
+    public int? FreezeBackboneEpochs { get; init; }
+
+    /// <summary>
     /// The original notebooks' last session: Adam lr 1e-4, betas 0.9/0.999, eps 1e-7 (Keras's), batch 512,
     /// 100 epochs, whole 10 s records, no standardisation.
     /// </summary>
@@ -157,6 +166,11 @@ public sealed record TrainingConfig
         need(Standardisation is "none" or "global", $"standardisation '{Standardisation}' must be none or global.");
         need(EarlyStoppingPatience is null or > 0, "early_stopping_patience must be positive.");
         need(Threads is null or > 0, "threads must be positive.");
+        if (InitFrom is not null)
+            try { FineTuning.Parse(InitFrom, "init_from"); }
+            catch (Ecg.Data.UserError e) { need(false, e.Message); }
+        need(FreezeBackboneEpochs is null or > 0, "freeze_backbone_epochs must be positive.");
+        need(FreezeBackboneEpochs is null || InitFrom is not null, "freeze_backbone_epochs needs init_from (a backbone worth keeping).");
         Devices.Resolve(Device);
         return this;
     }

@@ -31,6 +31,8 @@ public sealed record SessionManifest
     public required string TorchSharpVersion { get; init; }
     public required string DotNetVersion { get; init; }
     public required DateTime CreatedUtc { get; init; }
+    /// <summary>Where the initial weights came from, for a session started with --init-from (<see cref="FineTuning"/>); null otherwise.</summary>
+    public InitializationRecord? InitializedFrom { get; init; }
 }
 
 /// <summary>Where training stands, rewritten (atomically) after every epoch; the commit point for resuming.</summary>

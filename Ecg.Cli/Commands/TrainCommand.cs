@@ -64,6 +64,10 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         public int? StopAfterEpoch { get; init; }
         [CommandOption("--from-epoch <E>")] [Description("With --resume: go back to the end of epoch E (0: the start) and train the later epochs again, e.g. after a damaged checkpoint (the error names the last intact epoch). Recorded in state.json.")]
         public int? FromEpoch { get; init; }
+        [CommandOption("--init-from <SESSION[:WEIGHTS]>")] [Description("Fine-tune: start from session N's (or latest's) weights: best (default), an epoch number or an averaged range F-T. Every tensor is copied when task, classes and leads match; otherwise all but the classification head, and nothing whose shape differs (config.json lists what was reinitialised). The architecture is the source's.")]
+        public string? InitFrom { get; init; }
+        [CommandOption("--freeze-backbone <EPOCHS>")] [Description("With --init-from: for the first EPOCHS epochs only the head (and any reinitialised tensor) trains; the frozen BatchNorm layers keep their running statistics.")]
+        public int? FreezeBackbone { get; init; }
 
         public string[]? LeadList => Leads?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 
@@ -72,6 +76,9 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             var result = base.Validate();
             if (!result.Successful) return result;
             if (FromEpoch is not null && Resume is null) return ValidationResult.Error("--from-epoch goes back in a session being resumed: use it with --resume N.");
+            if (InitFrom is not null && Resume is not null) return ValidationResult.Error("--init-from starts a new session; a resumed session keeps its own weights: drop one of --init-from and --resume.");
+            if (FreezeBackbone is not null && InitFrom is null) return ValidationResult.Error("--freeze-backbone keeps a pretrained backbone: use it with --init-from SESSION.");
+            if (FreezeBackbone is <= 0) return ValidationResult.Error("--freeze-backbone: give a positive number of epochs.");
             return CheckChoices(this);
         }
     }
@@ -104,6 +111,11 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
                         AnsiConsole.WriteLine($"{m.Config.Preset} preset, {m.Config.Model}, {m.Config.Epochs} epochs, batch {m.Config.BatchSize}; " +
                                               $"{m.TrainRecords} train / {m.ValidationRecords} validation / {m.TestRecords} test records; " +
                                               $"{m.Config.Task} task, {m.ClassNames.Length} classes; leads {string.Join(",", m.LeadNames)}");
+                    if (resume is null && m.InitializedFrom is { } init)
+                        AnsiConsole.WriteLine($"Initialised from session {init.SourceNumber} ({init.WeightsDescription}, {init.WeightsFile}, SHA-256 {init.WeightsSha256[..12]}...): " +
+                                              $"{init.CopiedTensors} tensors copied, " + (init.ReinitialisedTensors.Length == 0 ? "none reinitialised"
+                                                  : $"reinitialised: {string.Join(", ", init.ReinitialisedTensors)}") +
+                                              (m.Config.FreezeBackboneEpochs is int frozen ? $"; backbone frozen for {frozen} epoch(s)" : ""));
                 },
                 Progress = p =>
                 {
@@ -132,9 +144,11 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     private static TrainingConfig BuildConfig(Settings s, ProcessedDataset dataset)
     {
         var preset = TrainingConfig.FromPreset(s.Preset);
+        // Fine-tuning keeps the source's architecture unless --model names one (a different one is refused on start).
+        var sourceModel = s.InitFrom is null ? null : FineTuning.OpenSource(s.Layout, s.InitFrom).Session.Manifest.Config.Model;
         var config = preset.ForSamplingRate(dataset.SamplingRate) with
         {
-            Model = s.Model ?? preset.Model,
+            Model = s.Model ?? sourceModel ?? preset.Model,
             Epochs = s.Epochs ?? preset.Epochs,
             BatchSize = s.BatchSize ?? preset.BatchSize,
             LearningRate = s.LearningRate ?? s.MaxLearningRate ?? preset.LearningRate,
@@ -152,6 +166,8 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             Leads = s.LeadList,
         };
         if (!config.Equals(preset.ForSamplingRate(dataset.SamplingRate))) config = config with { Preset = config.Preset + " (modified)" };
+        // Set after the preset comparison: where the weights start is not a change to the recipe.
+        config = config with { InitFrom = s.InitFrom, FreezeBackboneEpochs = s.FreezeBackbone };
         try { return config.Validate(); }
         catch (ArgumentException e) { throw new UserError(e.Message); }
     }
