@@ -219,6 +219,13 @@ let tests =
             Expect.stringContains mixed.Output "must share their leads" "says why"
             let mixedTasks = ecgIn work [ "ensemble"; "--sessions"; "1,5"; "--bootstrap"; "0" ]
             Expect.equal mixedTasks.ExitCode 1 "an ensemble of different tasks is refused"
+
+            // Fine-tuning the superclass session on rhythm: the backbone is copied, the head (other classes) starts afresh.
+            let tuned = ecgIn work [ "train"; "--task"; "rhythm"; "--init-from"; "1"; "--freeze-backbone"; "1"; "--epochs"; "2"; "--batch-size"; "64" ]
+            expectOk tuned
+            Expect.stringContains tuned.Output "reinitialised: classifier.weight, classifier.bias" "says what starts afresh"
+            let tunedConfig = File.ReadAllText(Path.Combine(work, "artifacts", "training_sessions", sprintf "session_%d" (tasks.Length + 2), "config.json"))
+            Expect.stringContains tunedConfig "\"initialized_from\"" "the session records where it started from"
         }
 
         test "synth writes a PTB-XL-shaped folder that preprocesses with zero failures, deterministically" {
