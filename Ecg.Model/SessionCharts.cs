@@ -16,12 +16,12 @@ public static class SessionCharts
         var epochs = history.Select(m => (double)m.Epoch).ToArray();
         GenericChart Line(string name, Func<EpochMetrics, double> value, double width = 2) =>
             HtmlCharts.Line(name, epochs, history.Select(value).ToArray(), width);
-        HtmlCharts.WritePage(Path.Combine(session.Folder, "Loss.html"), "Loss per epoch", "epoch", "binary cross-entropy", new[]
+        HtmlCharts.WritePage(session.Paths.Curve("Loss"), "Loss per epoch", "epoch", "binary cross-entropy", new[]
         {
             Line("train", m => m.TrainLoss),
             Line("validation", m => m.ValidationLoss),
         }, false, HtmlCharts.PlotlyFileName);
-        HtmlCharts.WritePage(Path.Combine(session.Folder, "Accuracy.html"), "Validation binary accuracy, precision and recall (threshold 0.5)", "epoch", "", new[]
+        HtmlCharts.WritePage(session.Paths.Curve("Accuracy"), "Validation binary accuracy, precision and recall (threshold 0.5)", "epoch", "", new[]
         {
             Line("binary accuracy", m => m.ValidationBinaryAccuracy),
             Line("precision", m => m.ValidationPrecision),
@@ -34,7 +34,7 @@ public static class SessionCharts
             int column = c;
             auc.Add(Line(classNames[c], m => column < m.ValidationAucPerClass.Length ? m.ValidationAucPerClass[column] : double.NaN));
         }
-        HtmlCharts.WritePage(Path.Combine(session.Folder, "AUC.html"), "Validation ROC AUC per epoch", "epoch", "ROC AUC", auc, false, HtmlCharts.PlotlyFileName);
+        HtmlCharts.WritePage(session.Paths.Curve("AUC"), "Validation ROC AUC per epoch", "epoch", "ROC AUC", auc, false, HtmlCharts.PlotlyFileName);
     }
 
     /// <summary>
@@ -68,7 +68,7 @@ public static class SessionCharts
         HtmlCharts.EnsurePlotly(session.Folder);
         var counts = new[] { new[] { trueNegative, falsePositive }, new[] { falseNegative, truePositive } };
         var heatmap = HtmlCharts.CountHeatmap(counts, new[] { "predicted 0", "predicted 1" }, new[] { "true 0", "true 1" });
-        HtmlCharts.WritePage(Path.Combine(session.Folder, "confusion_matrices", HtmlCharts.SafeFileName(className) + ".html"),
+        HtmlCharts.WritePage(session.Paths.ConfusionMatrix(HtmlCharts.SafeFileName(className)),
             $"{className}: {caption}", "predicted", "true", new[] { heatmap }, true, "../" + HtmlCharts.PlotlyFileName);
     }
 }

@@ -138,7 +138,7 @@ public sealed class TrainingSession
     public static TrainingSession Open(string folder)
     {
         var full = Path.GetFullPath(folder);
-        var config = Path.Combine(full, "config.json");
+        var config = new SessionPaths(full).Config;
         if (!File.Exists(config)) throw new FileNotFoundException($"'{full}' is not a training session: it has no config.json.", config);
         SessionManifest manifest;
         try
