@@ -25,6 +25,13 @@ type EmbeddingStage private () =
     /// Compute on either engine: TorchSharp, or ONNX Runtime on the session's exported graph (exported when missing).
     static member Compute(session: TrainingSession, dataset: ProcessedDataset, indices: int[], split: string, weights: WeightsChoice,
                           device: string, batchDone: Action<int, int>, cancel: CancellationToken, engine: Export.InferenceEngine) : EmbeddingSet =
+        EmbeddingStage.Embed(session, dataset, indices, split, weights, device, batchDone, cancel, engine,
+                             EmbeddingStage.Fingerprint(session, dataset, indices, weights))
+
+    /// The embeddings, recorded with a fingerprint the caller has already computed (hashing every signal costs a pass).
+    static member private Embed(session: TrainingSession, dataset: ProcessedDataset, indices: int[], split: string, weights: WeightsChoice,
+                                device: string, batchDone: Action<int, int>, cancel: CancellationToken, engine: Export.InferenceEngine,
+                                fingerprint: string) : EmbeddingSet =
         SessionCompatibility.Require(session, dataset)
         let values, dimension =
             match engine with
@@ -40,7 +47,7 @@ type EmbeddingStage private () =
         { SessionNumber = session.Number; Weights = string weights; Split = split
           EcgIds = indices |> Array.map (fun i -> dataset.EcgIds.[i])
           Embeddings = values; Dimension = dimension; Labels = labels; ClassNames = dataset.ClassNames
-          Fingerprint = EmbeddingStage.Fingerprint(session, dataset, indices, weights) }
+          Fingerprint = fingerprint }
 
     /// What embeddings depend on, as one SHA-256: the session folder, the weights file's bytes, and the records
     /// (their ecg_ids, labels and every signal value, in order). Equal fingerprints mean the same numbers would come out.
@@ -62,12 +69,12 @@ type EmbeddingStage private () =
             else
                 try Some(EmbeddingFile.Read path)
                 with :? InvalidDataException | :? IOException -> None   // damaged: computed again and replaced
+        let fingerprint = EmbeddingStage.Fingerprint(session, dataset, indices, weights)
         match saved with
         | Some set when set.SessionNumber = session.Number && set.Split = split && set.Weights = string weights
-                        && set.ClassNames = dataset.ClassNames && not (String.IsNullOrEmpty set.Fingerprint)
-                        && set.Fingerprint = EmbeddingStage.Fingerprint(session, dataset, indices, weights) -> struct (set, true)
+                        && set.ClassNames = dataset.ClassNames && set.Fingerprint = fingerprint -> struct (set, true)
         | _ ->
-            let set = EmbeddingStage.Compute(session, dataset, indices, split, weights, device, batchDone, cancel)
+            let set = EmbeddingStage.Embed(session, dataset, indices, split, weights, device, batchDone, cancel, Export.InferenceEngine.Torch, fingerprint)
             EmbeddingFile.Write(path, set)
             struct (set, false)
 

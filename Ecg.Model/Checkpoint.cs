@@ -47,9 +47,6 @@ public static class Checkpoint
     private static readonly Regex EpochFile = new(@"^(?:optimizer_)?epoch_(\d+)\.bin$", RegexOptions.CultureInvariant);
     private static readonly Regex AverageFile = new(@"^average_(\d+)-(\d+)\.bin$", RegexOptions.CultureInvariant);
 
-    /// <summary>File name of the optimizer state saved after <paramref name="epoch"/>, under state/.</summary>
-    public static string OptimizerFileName(int epoch) => $"optimizer_epoch_{epoch:D3}.bin";
-
     /// <summary>How state.json names a file of the session: its path relative to the session folder, with '/'.</summary>
     public static string Key(TrainingSession session, string path) =>
         Path.GetRelativePath(session.Folder, Path.GetFullPath(path)).Replace(Path.DirectorySeparatorChar, '/');
@@ -186,7 +183,7 @@ public static class Checkpoint
         for (int epoch = Math.Min(before, state.LastCompletedEpoch + 1) - 1; epoch >= 1; epoch--)
         {
             if (Status(session, state, session.EpochWeightsPath(epoch)) is not bool weightsVerified) continue;
-            var optimizer = Path.Combine(session.StateFolder, OptimizerFileName(epoch));
+            var optimizer = session.Paths.OptimizerState(epoch);
             return new IntactEpoch(epoch, weightsVerified, Status(session, state, optimizer) is not null);
         }
         return null;

@@ -227,12 +227,12 @@ public static class Trainer
                 AtomicFile.Write(session.BestWeightsPath, path => File.Copy(session.EpochWeightsPath(epoch), path));
                 Checkpoint.Record(checksums, session, session.BestWeightsPath);
             }
-            var optimizerFile = Checkpoint.OptimizerFileName(epoch);
-            AtomicFile.Write(Path.Combine(session.StateFolder, optimizerFile), path => SaveOptimizerState(optimizer, path));
-            Checkpoint.Record(checksums, session, Path.Combine(session.StateFolder, optimizerFile));
+            var optimizerFile = SessionPaths.OptimizerStateName(epoch);
+            AtomicFile.Write(session.Paths.OptimizerState(epoch), path => SaveOptimizerState(optimizer, path));
+            Checkpoint.Record(checksums, session, session.Paths.OptimizerState(epoch));
             // The previous epoch's optimizer state is kept too, so going back one epoch (--from-epoch) is exact;
             // the one before it goes once the new state.json no longer names it.
-            var expiredOptimizerFile = epoch > 2 ? Path.Combine(session.StateFolder, Checkpoint.OptimizerFileName(epoch - 2)) : null;
+            var expiredOptimizerFile = epoch > 2 ? session.Paths.OptimizerState(epoch - 2) : null;
             if (expiredOptimizerFile is not null) checksums.Remove(Checkpoint.Key(session, expiredOptimizerFile));
             int withoutImprovement = improved ? 0 : state.EpochsWithoutImprovement + 1;
             stoppedEarly = config.EarlyStoppingPatience is int patience && withoutImprovement >= patience && epoch < config.Epochs;
@@ -409,7 +409,7 @@ public static class Trainer
         int last = state.LastCompletedEpoch;
         if (epoch < 0 || epoch > last)
             throw new ArgumentException($"Cannot go back to epoch {epoch}: session '{session.Folder}' has completed {last} epoch(s) (0 goes back to the start).");
-        var optimizerPath = Path.Combine(session.StateFolder, Checkpoint.OptimizerFileName(epoch));
+        var optimizerPath = session.Paths.OptimizerState(epoch);
         if (epoch > 0)
         {
             try { Checkpoint.Verify(session, state, session.EpochWeightsPath(epoch)); }
@@ -424,7 +424,7 @@ public static class Trainer
 
         // What the epochs given up held that did not verify, for the record.
         var givenUp = Enumerable.Range(epoch + 1, last - epoch)
-            .SelectMany(k => new[] { session.EpochWeightsPath(k), Path.Combine(session.StateFolder, Checkpoint.OptimizerFileName(k)) }).ToArray();
+            .SelectMany(k => new[] { session.EpochWeightsPath(k), session.Paths.OptimizerState(k) }).ToArray();
         var damaged = givenUp.Append(optimizerPath).Where(f => File.Exists(f) && Checkpoint.Status(session, state, f) is null)
                              .Select(f => Checkpoint.Key(session, f)).Distinct().ToArray();
 
@@ -483,7 +483,7 @@ public static class Trainer
             EpochsWithoutImprovement = withoutImprovement,
             StoppedEarly = stoppedEarly,
             Finished = stoppedEarly || epoch == config.Epochs,
-            OptimizerStateFile = epoch == 0 || freshOptimizer ? null : Checkpoint.OptimizerFileName(epoch),
+            OptimizerStateFile = epoch == 0 || freshOptimizer ? null : SessionPaths.OptimizerStateName(epoch),
             History = history,
             Checksums = checksums,
             Rollbacks = [.. state.Rollbacks ?? [], record],

@@ -70,14 +70,12 @@ public static class TrainingReport
         try { var f = Fmax.Compute(e.Probabilities, e.Labels, e.Classes); (fmax, threshold) = (f.Fmax, f.Threshold); }
         catch (ArgumentException) { } // a record without a true class: Fmax undefined, NaN in the file
         var headline = new Headline(e.Split, e.EcgIds.Length, session.LoadState().BestEpoch, e.MacroAuc, fmax, threshold, e.ClassNames, e.AucPerClass);
-        AtomicFile.WriteAllText(HeadlinePath(session), JsonSerializer.Serialize(headline, JsonDefaults.Options));
+        AtomicFile.WriteAllText(session.Paths.Headline, JsonSerializer.Serialize(headline, JsonDefaults.Options));
     }
-
-    public static string HeadlinePath(TrainingSession session) => session.Paths.Headline;
 
     /// <summary>The session's headline.json, or null when training has not finished (or predates it).</summary>
     public static Headline? ReadHeadline(TrainingSession session) =>
-        File.Exists(HeadlinePath(session)) ? JsonSerializer.Deserialize<Headline>(File.ReadAllText(HeadlinePath(session)), JsonDefaults.Options) : null;
+        File.Exists(session.Paths.Headline) ? JsonSerializer.Deserialize<Headline>(File.ReadAllText(session.Paths.Headline), JsonDefaults.Options) : null;
 
     private static string Format(double v) => double.IsNaN(v) ? "n/a" : v.ToString("0.0000", CultureInfo.InvariantCulture);
     private static void WriteConfusionMatrices(TrainingSession session, string[] names, byte[] labels, byte[] predictions, string caption)

@@ -16,14 +16,13 @@ namespace Ecg.Model;
 /// </summary>
 public static class WeightAveraging
 {
-    private static readonly Regex RangePattern = new(@"^\s*(\d+)\s*-\s*(\d+)\s*$", RegexOptions.CultureInvariant);
 
     /// <summary>Parses "F-T" (epochs F to T, inclusive); null when <paramref name="text"/> is not a range.</summary>
+    /// <summary>An epoch range "F-T" (as --weights and --epochs take it), or null when the text is not one.</summary>
     public static (int From, int To)? ParseRange(string text)
     {
-        var m = RangePattern.Match(text ?? "");
-        if (!m.Success) return null;
-        return (int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture));
+        try { return WeightsChoice.Parse(text).Range; }
+        catch (UserError) { return null; }
     }
 
     public static string FileName(int from, int to) => SessionPaths.AveragedWeightsName(from, to);
