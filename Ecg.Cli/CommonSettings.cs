@@ -94,13 +94,18 @@ public class PtbXlSettings : ArtifactsSettings
 /// <summary>Parses the choices several commands share, for their Validate and Execute.</summary>
 public static class SharedOptions
 {
-    public const string SplitHelp = "train, validation, test or all (default: test when the dataset has test records, else validation).";
+    public const string SplitHelp = "train, validation, test or all (default: test when the dataset has test records, else validation); " +
+                                    "the session's split scheme (benchmark, select, original) also means the default, after checking the session uses it.";
     public const string AggregationHelp = "How evaluation windows combine: max, mean (of probabilities) or whole (no windows: one pass over the record). Default: the session's.";
 
     public const string EngineHelp = "torch (TorchSharp, default) or onnx (ONNX Runtime on the session's exported graph, exported to <session>/export/ when missing).";
 
     public static Ecg.Model.Export.InferenceEngine Engine(string text) => Ecg.Model.Export.ExportChoices.ParseEngine(text);
 
-    public static DataSplit? Split(string? text) => text is null ? null : DataSplits.Parse(text);
+    /// <summary>--split checked alone, for Validate (the session is not open yet).</summary>
+    public static void CheckSplit(string? text) => DataSplits.ParseForSession(text, null);
+
+    /// <summary>--split for a session trained under <paramref name="scheme"/>: a part, or null for the stage's default.</summary>
+    public static DataSplit? Split(string? text, SplitScheme scheme) => DataSplits.ParseForSession(text, scheme);
     public static WindowAggregation? Aggregation(string? text) => text is null ? null : WindowAggregations.Parse(text);
 }

@@ -202,3 +202,5 @@ type ArtifactLayout(root: string) =
     member _.Ensembles = Path.Combine(root, "ensembles")
     /// ensembles/<name>.txt.
     member this.EnsembleReport(name: string) = Path.Combine(this.Ensembles, name + ".txt")
+    /// ensembles/<name>.json: the members and weights a chosen ensemble was given, and how.
+    member this.EnsembleChoice(name: string) = Path.Combine(this.Ensembles, name + ".json")

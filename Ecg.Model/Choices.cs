@@ -25,6 +25,35 @@ public static class DataSplits
             : throw new UserError($"{option} '{text}': use one of {string.Join(", ", Names)}.");
     }
 
+    /// <summary>The split scheme names a later stage's --split also takes (the session's own scheme).</summary>
+    public static IReadOnlyList<string> SchemeNames { get; } = new[] { "benchmark", "select", "original" };
+
+    /// <summary>
+    /// A later stage's --split: a part ("train", "validation", "test", "all") or the name of the session's own split
+    /// scheme, which means the stage's default part under it (null). A scheme name lets one option drive the whole
+    /// chain (`./build.sh -t All -- --split select`: train under select, every later stage on its default part) and
+    /// checks the session on the way; a scheme other than the session's is an error. <paramref name="sessionScheme"/>
+    /// null checks the text alone (before the session is open).
+    /// </summary>
+    public static DataSplit? ParseForSession(string? text, SplitScheme? sessionScheme, string option = "--split")
+    {
+        if (text is null) return null;
+        var name = text.Trim().ToLowerInvariant();
+        if (SchemeNames.Contains(name))
+        {
+            // Sessions from before split schemes were recorded were trained under the benchmark split.
+            var own = string.IsNullOrEmpty(sessionScheme?.Name) ? "benchmark" : sessionScheme.Name;
+            if (sessionScheme is not null && !string.Equals(own, name, StringComparison.OrdinalIgnoreCase))
+                throw new UserError($"{option} '{text}' names the {name} split scheme, but the session was trained under the " +
+                                    $"{own} split: give one of {string.Join(", ", Names)} or {own}.");
+            return null;
+        }
+        var index = Names.ToList().IndexOf(name);
+        return index >= 0 ? (DataSplit)index
+            : throw new UserError($"{option} '{text}': use one of {string.Join(", ", Names)}, or the session's split scheme " +
+                                  $"({string.Join(", ", SchemeNames)}) for the stage's default part.");
+    }
+
     /// <summary>Indices (dataset order) of the split's records under the scheme; "all" is every record.</summary>
     public static int[] IndicesOf(this SplitScheme scheme, ProcessedDataset dataset, DataSplit split) => split switch
     {

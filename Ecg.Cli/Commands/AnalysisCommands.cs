@@ -20,7 +20,7 @@ public sealed class EmbedCommand : Command<EmbedCommand.Settings>
         public override ValidationResult Validate()
         {
             var result = base.Validate();
-            return result.Successful ? Check(() => { SharedOptions.Split(Split); SharedOptions.Engine(Engine); }) : result;
+            return result.Successful ? Check(() => { SharedOptions.CheckSplit(Split); SharedOptions.Engine(Engine); }) : result;
         }
     }
 
@@ -29,7 +29,7 @@ public sealed class EmbedCommand : Command<EmbedCommand.Settings>
         var session = settings.OpenSession(settings.Session);
         var dataset = settings.LoadDataset(session);
         var result = ConsoleProgress.Run($"Embedding with session {session.Number}", progress =>
-            EmbeddingStage.Run(settings.Layout, session, dataset, SharedOptions.Split(settings.Split), settings.WeightsChoice, null,
+            EmbeddingStage.Run(settings.Layout, session, dataset, SharedOptions.Split(settings.Split, session.SplitScheme), settings.WeightsChoice, null,
                 (done, total) => progress.Report(done, total, "batches"), cancellationToken, SharedOptions.Engine(settings.Engine)));
         AnsiConsole.WriteLine($"{result.Set.EcgIds.Length:N0} embeddings of {result.Set.Dimension} values: {result.Path}");
         return ExitCodes.Success;
@@ -57,7 +57,7 @@ public sealed class FeatureSpaceCommand : Command<FeatureSpaceCommand.Settings>
         public override ValidationResult Validate()
         {
             var result = base.Validate();
-            return result.Successful ? Check(() => SharedOptions.Split(Split)) : result;
+            return result.Successful ? Check(() => SharedOptions.CheckSplit(Split)) : result;
         }
     }
 
@@ -68,7 +68,7 @@ public sealed class FeatureSpaceCommand : Command<FeatureSpaceCommand.Settings>
         var options = new FeatureSpaceOptions
         {
             Device = null!,
-            Split = SharedOptions.Split(settings.Split), Weights = settings.WeightsChoice, Clusters = settings.Clusters, Seed = settings.Seed,
+            Split = SharedOptions.Split(settings.Split, session.SplitScheme), Weights = settings.WeightsChoice, Clusters = settings.Clusters, Seed = settings.Seed,
             Tsne = !settings.NoTsne, Umap = !settings.NoUmap,
         };
         var result = ConsoleProgress.Run($"Feature space of session {session.Number}", progress =>

@@ -23,7 +23,8 @@ public sealed class AverageCommand : Command<AverageCommand.Settings>
         public int Last { get; init; } = 4;
         [CommandOption("--split <NAME>")]
         [Description("Split to evaluate the averaged weights on: train, validation, test, all, or none (default: validation when the " +
-                     "session has one, else test: adopting averaged weights is a choice, so it is not made on the test records).")]
+                     "session has one, else test: adopting averaged weights is a choice, so it is not made on the test records); the session's " +
+                     "split scheme (benchmark, select, original) also means that default.")]
         public string? Split { get; init; }
         [CommandOption("--aggregation <HOW>")] [Description(SharedOptions.AggregationHelp)]
         public string? Aggregation { get; init; }
@@ -38,7 +39,7 @@ public sealed class AverageCommand : Command<AverageCommand.Settings>
             var result = base.Validate();
             if (!result.Successful) return result;
             if (Epochs is { } text && WeightAveraging.ParseRange(text) is null) return ValidationResult.Error($"--epochs '{text}': give a range such as 9-12.");
-            return Check(() => { if (!NoEvaluation) SharedOptions.Split(Split); SharedOptions.Aggregation(Aggregation); });
+            return Check(() => { if (!NoEvaluation) SharedOptions.CheckSplit(Split); SharedOptions.Aggregation(Aggregation); });
         }
     }
 
@@ -47,7 +48,7 @@ public sealed class AverageCommand : Command<AverageCommand.Settings>
         var session = settings.OpenSession(settings.Session);
         var (from, to) = settings.Epochs is { } text ? WeightAveraging.ParseRange(text)!.Value : WeightAveraging.LastEpochs(session, settings.Last);
         var dataset = settings.LoadDataset(session);
-        DataSplit? split = settings.NoEvaluation ? null : SharedOptions.Split(settings.Split) ?? DataSplits.DefaultForSelection(session.SplitScheme, dataset);
+        DataSplit? split = settings.NoEvaluation ? null : SharedOptions.Split(settings.Split, session.SplitScheme) ?? DataSplits.DefaultForSelection(session.SplitScheme, dataset);
         var (path, evaluation) = ConsoleProgress.Run($"Averaging epochs {from}-{to} of session {session.Number}", progress =>
             WeightAveraging.AverageAndEvaluate(session, dataset, from, to, split, SharedOptions.Aggregation(settings.Aggregation), settings.Bootstrap,
                                                p => progress.Report(p.Done, p.Total, p.Step), cancellationToken));

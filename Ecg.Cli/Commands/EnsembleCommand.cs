@@ -24,6 +24,15 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         [DefaultValue(1000)]
         public int Bootstrap { get; init; } = 1000;
 
+        [CommandOption("--choose")]
+        [Description("Choose the members and their weights from --sessions on the validation split alone (forward selection with " +
+                     "replacement, Caruana et al. 2004), then report the chosen weighted mean once on the test split. Writes the choice " +
+                     "to ensembles/chosen_from_<sessions>_<split>.json.")]
+        public bool Choose { get; init; }
+        [CommandOption("--rounds <N>")] [Description("With --choose: selection rounds (each adds one member, again if already in); the best round is kept.")]
+        [DefaultValue(25)]
+        public int Rounds { get; init; } = 25;
+
         public string[] SessionList => Sessions.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 
         public override ValidationResult Validate()
@@ -31,7 +40,10 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
             var result = base.Validate();
             if (!result.Successful) return result;
             if (SessionList.Length < 2) return ValidationResult.Error("--sessions needs at least two session numbers, e.g. --sessions 1,2,3.");
-            return Check(() => { SharedOptions.Split(Split); SharedOptions.Aggregation(Aggregation); WeightsChoice.Parse(Weights); });
+            if (Rounds < 1) return ValidationResult.Error($"--rounds {Rounds}: give at least 1.");
+            if (Choose && Split is not null && DataSplits.ParseForSession(Split, null) is { } part && part != DataSplit.Test)
+                return ValidationResult.Error($"--split {Split} with --choose: the choice is made on validation and reported on test; leave --split out.");
+            return Check(() => { SharedOptions.CheckSplit(Split); SharedOptions.Aggregation(Aggregation); WeightsChoice.Parse(Weights); });
         }
     }
 
@@ -39,11 +51,24 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
     {
         var members = settings.SessionList.Select(settings.OpenSession).ToArray();
         var dataset = settings.LoadDataset(members[0]);
+        if (settings.Choose) return ExecuteChoice(settings, members, dataset, cancellationToken);
         var outcome = ConsoleProgress.Run($"Ensemble of sessions {string.Join(", ", members.Select(s => s.Number))}", progress =>
-            Ensemble.Run(settings.Layout, members, dataset, SharedOptions.Split(settings.Split), WeightsChoice.Parse(settings.Weights),
+            Ensemble.Run(settings.Layout, members, dataset, SharedOptions.Split(settings.Split, members[0].SplitScheme), WeightsChoice.Parse(settings.Weights),
                          SharedOptions.Aggregation(settings.Aggregation), settings.Bootstrap, p => progress.Report(p.Done, p.Total, p.Step), cancellationToken));
         foreach (var (s, e) in members.Zip(outcome.Members))
             AnsiConsole.WriteLine($"session {s.Number} ({s.Manifest.Config.Model}): macro AUC {e.MacroAuc:F4}");
+        AnsiConsole.Write(new Text(outcome.Ensemble.Text));
+        AnsiConsole.WriteLine($"written: {outcome.Ensemble.ReportPath}");
+        return ExitCodes.Success;
+    }
+
+    private static int ExecuteChoice(Settings settings, TrainingSession[] candidates, ProcessedDataset dataset, CancellationToken cancellationToken)
+    {
+        // --split may only name the session's scheme or test here (checked in Validate); this checks the scheme.
+        SharedOptions.Split(settings.Split, candidates[0].SplitScheme);
+        var outcome = ConsoleProgress.Run($"Choosing an ensemble from sessions {string.Join(", ", candidates.Select(s => s.Number))}", progress =>
+            Ensemble.Choose(settings.Layout, candidates, dataset, WeightsChoice.Parse(settings.Weights), SharedOptions.Aggregation(settings.Aggregation),
+                            settings.Rounds, settings.Bootstrap, p => progress.Report(p.Done, p.Total, p.Step), cancellationToken));
         AnsiConsole.Write(new Text(outcome.Ensemble.Text));
         AnsiConsole.WriteLine($"written: {outcome.Ensemble.ReportPath}");
         return ExitCodes.Success;

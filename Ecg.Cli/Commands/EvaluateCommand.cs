@@ -24,7 +24,7 @@ public sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         public override ValidationResult Validate()
         {
             var result = base.Validate();
-            return result.Successful ? Check(() => { SharedOptions.Split(Split); SharedOptions.Aggregation(Aggregation); SharedOptions.Engine(Engine); }) : result;
+            return result.Successful ? Check(() => { SharedOptions.CheckSplit(Split); SharedOptions.Aggregation(Aggregation); SharedOptions.Engine(Engine); }) : result;
         }
     }
 
@@ -33,7 +33,7 @@ public sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         var session = settings.OpenSession(settings.Session);
         var dataset = settings.LoadDataset(session);
         var outcome = ConsoleProgress.Run($"Evaluating session {session.Number} ({settings.WeightsChoice} weights)", progress =>
-            EvaluationStage.Run(session, dataset, SharedOptions.Split(settings.Split), settings.WeightsChoice, SharedOptions.Aggregation(settings.Aggregation),
+            EvaluationStage.Run(session, dataset, SharedOptions.Split(settings.Split, session.SplitScheme), settings.WeightsChoice, SharedOptions.Aggregation(settings.Aggregation),
                                 settings.Bootstrap, p => progress.Report(p.Done, p.Total, p.Step), cancellationToken,
                                 SharedOptions.Engine(settings.Engine)));
         AnsiConsole.Write(new Text(outcome.Text));

@@ -228,6 +228,34 @@ let tests =
             Expect.stringContains tunedConfig "\"initialized_from\"" "the session records where it started from"
         }
 
+        test "the select split through the later stages, and an ensemble chosen on fold 8 and reported on fold 9" {
+            let work = tempFolder "select"
+            expectOk (ecgIn work [ "preprocess"; "--data"; sampleFolder () ])
+            for seed in [ "1"; "2" ] do
+                expectOk (ecgIn work [ "train"; "--split"; "select"; "--epochs"; "1"; "--batch-size"; "64"; "--seed"; seed; "--model"; "xresnet1d18" ])
+            // --split select in a later stage: the stage's default part under the session's scheme (test: fold 9).
+            let evaluation = ecgIn work [ "evaluate"; "--session"; "1"; "--split"; "select"; "--bootstrap"; "0" ]
+            expectOk evaluation
+            Expect.isTrue (File.Exists(Path.Combine(work, "artifacts", "training_sessions", "session_1", "evaluations", "test_best.txt"))) "the test split"
+            let other = ecgIn work [ "evaluate"; "--session"; "1"; "--split"; "benchmark" ]
+            Expect.equal other.ExitCode 1 "another scheme than the session's"
+            Expect.stringContains other.Output "trained under the select split" "says which scheme the session has"
+            expectOk (ecgIn work [ "embed"; "--session"; "2"; "--split"; "select" ])
+
+            let chosen = ecgIn work [ "ensemble"; "--sessions"; "1,2"; "--choose"; "--rounds"; "4"; "--bootstrap"; "0" ]
+            expectOk chosen
+            Expect.stringContains chosen.Output "on the validation split (fold 8" "chosen on fold 8"
+            Expect.stringContains chosen.Output "Chosen ensemble, test split" "reported on the test split"
+            let choice = Path.Combine(work, "artifacts", "ensembles", "chosen_from_1_2_test.json")
+            Expect.isTrue (File.Exists choice) "the choice is saved"
+            use json = System.Text.Json.JsonDocument.Parse(File.ReadAllText choice)
+            let weights = [ for w in json.RootElement.GetProperty("weights").EnumerateArray() -> w.GetDouble() ]
+            Expect.floatClose Accuracy.high (List.sum weights) 1.0 "weights sum to 1"
+            Expect.equal (json.RootElement.GetProperty("added_per_round").GetArrayLength()) 4 "every round recorded"
+            let onValidation = ecgIn work [ "ensemble"; "--sessions"; "1,2"; "--choose"; "--split"; "validation" ]
+            Expect.equal onValidation.ExitCode 2 "no reporting on the split the choice was made on"
+        }
+
         test "synth writes a PTB-XL-shaped folder that preprocesses with zero failures, deterministically" {
             let work = tempFolder "synth"
             let first = ecgIn work [ "synth"; "first"; "--records"; "120"; "--seed"; "5" ]

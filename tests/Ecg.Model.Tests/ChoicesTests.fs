@@ -32,6 +32,45 @@ let tests =
             Expect.equal (userError (fun () -> WindowAggregations.Parse("median", "--aggregation"))) "--aggregation 'median': use one of max, mean, whole." "aggregation"
         }
 
+        test "a later stage's --split: a part, or the session's own scheme meaning the stage's default; another scheme is refused" {
+            Expect.equal (DataSplits.ParseForSession("validation", SplitScheme.Select)) (System.Nullable DataSplit.Validation) "a part"
+            Expect.isFalse (DataSplits.ParseForSession(" Select ", SplitScheme.Select)).HasValue "the session's scheme: the default"
+            Expect.isFalse (DataSplits.ParseForSession(null, SplitScheme.Select)).HasValue "none given: the default"
+            Expect.isFalse (DataSplits.ParseForSession("benchmark", Unchecked.defaultof<SplitScheme>)).HasValue "a scheme name checked alone"
+            Expect.equal (userError (fun () -> DataSplits.ParseForSession("benchmark", SplitScheme.Select)))
+                         "--split 'benchmark' names the benchmark split scheme, but the session was trained under the select split: give one of train, validation, test, all or select."
+                         "another scheme"
+            Expect.stringContains (userError (fun () -> DataSplits.ParseForSession("tset", SplitScheme.Benchmark))) "(benchmark, select, original)" "lists both kinds"
+        }
+
+        test "ensemble selection (Caruana): best candidate first, complementary members weighted in, noise left out" {
+            // Two informative candidates whose errors differ (each sees a different half of the classes well) and one
+            // that is noise: the mean of the two beats either, the noise never helps.
+            let rng = System.Random 7
+            let rows, classes = 400, 5
+            let labels = Array.init (rows * classes) (fun _ -> if rng.NextDouble() < 0.3 then 1uy else 0uy)
+            let candidate (strength: int -> float) =
+                Array.init (rows * classes) (fun i -> float32 (float labels.[i] * strength (i % classes) + rng.NextDouble()) / 3.0f)
+            let first = candidate (fun c -> if c < 3 then 1.5 else 0.3)
+            let second = candidate (fun c -> if c >= 2 then 1.5 else 0.3)
+            let noise = Array.init (rows * classes) (fun _ -> float32 (rng.NextDouble()))
+            let evals = [| evaluation "validation" noise labels; evaluation "validation" first labels; evaluation "validation" second labels |]
+                        |> Array.map (fun e -> e.WithProbabilities e.Probabilities)
+            let choice = EnsembleSelection.Greedy(evals, 10)
+            let alone = evals |> Array.map (fun e -> e.MacroAuc)
+            Expect.equal choice.Rounds.[0].Added (Array.findIndex ((=) (Array.max alone)) alone) "round 1 takes the best candidate alone"
+            Expect.floatClose Accuracy.high choice.Rounds.[0].ValidationMacroAuc (Array.max alone) "round 1's AUC is that candidate's"
+            Expect.equal choice.Counts.[0] 0 "the noise is left out"
+            Expect.isTrue (choice.Counts.[1] > 0 && choice.Counts.[2] > 0) "both informative candidates are in"
+            Expect.floatClose Accuracy.high (Array.sum choice.Weights) 1.0 "weights sum to 1"
+            Expect.equal choice.ValidationMacroAuc (choice.Rounds |> Array.map (fun r -> r.ValidationMacroAuc) |> Array.max) "the best round is kept"
+            Expect.isTrue (choice.ValidationMacroAuc > Array.max alone) "the ensemble beats every member"
+            let weighted = Ensemble.Mean(evals, "0, 1, 2", DataSplit.Validation, choice.Weights)
+            Expect.floatClose Accuracy.high weighted.MacroAuc choice.ValidationMacroAuc "the weighted mean scores what the selection saw"
+            let again = EnsembleSelection.Greedy(evals, 10)
+            Expect.equal (again.Counts, again.KeptRound, again.Rounds) (choice.Counts, choice.KeptRound, choice.Rounds) "deterministic"
+        }
+
         test "weights: best, an epoch or a range, with a canonical text and the file each names" {
             let paths = SessionPaths "/s"
             for text, canonical, file in [ "best", "best", "/s/weights/best.bin"; "", "best", "/s/weights/best.bin"; "BEST", "best", "/s/weights/best.bin"
