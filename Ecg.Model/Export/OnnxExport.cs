@@ -51,17 +51,15 @@ public static class OnnxExport
     /// </summary>
     internal static nn.Module<Tensor, Tensor> LoadSession(TrainingSession session, string weights, out OnnxModelMetadata metadata)
     {
-        var manifest = session.Manifest;
-        var config = manifest.Config;
-        var weightsPath = session.WeightsPath(weights);
-        if (!File.Exists(weightsPath))
-            throw new FileNotFoundException($"Session '{session.Folder}' has no weights file '{weightsPath}'" +
-                (WeightAveraging.ParseRange(weights) is not null ? $": average those epochs first (ecg average --session {session.Number} --epochs {weights.Trim()})." : "."), weightsPath);
-        bool windowed = config.EvalAggregation != "whole" && config.EvalWindow is int w && w < manifest.Samples;
-        var network = ModelFactory.Create(config, manifest.LeadNames.Length, manifest.ClassNames.Length);
+        // The one loader of a session's weights (checksum verified), on the CPU; the export owns the network from here.
+        var choice = WeightsChoice.Parse(weights);
+        var model = SessionModel.Load(session, choice, "cpu", null);
+        var network = model.Network;
         try
         {
-            network.load(weightsPath);
+            var manifest = session.Manifest;
+            var config = model.Config;
+            bool windowed = model.Aggregation != WindowAggregation.Whole && config.EvalWindow is int w && w < manifest.Samples;
             metadata = new OnnxModelMetadata
             {
                 Model = config.Model,
@@ -73,11 +71,11 @@ public static class OnnxExport
                 Aggregation = windowed ? config.EvalAggregation : "whole",
                 RecordSamples = manifest.Samples,
                 EmbeddingSize = ((IEcgNetwork)network).EmbeddingSize,
-                Standardisation = session.LoadStandardisation(),
+                Standardisation = model.Standardisation,
                 BatchSize = config.BatchSize,
                 Session = session.Folder,
-                Weights = string.IsNullOrWhiteSpace(weights) ? "best" : weights.Trim().ToLowerInvariant(),
-                WeightsSha256 = TrainingSession.Sha256(weightsPath),
+                Weights = choice.ToString(),
+                WeightsSha256 = TrainingSession.Sha256(model.WeightsPath),
                 ToolVersion = typeof(OnnxExport).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0],
             };
             return network;
