@@ -97,12 +97,20 @@ module internal InterpolatedRepulsion =
                 kernel.[i * size + j] <- q * q) |> ignore
         // The kernel is real and even, so its transform is real.
         let kernelHat = torch.fft.rfft2(torch.tensor(kernel, ReadOnlySpan<int64>([| int64 size; int64 size |]))).real
-        let w = torch.tensor(charges, ReadOnlySpan<int64>([| int64 Channels; int64 m; int64 m |]))
-        let rows = torch.fft.rfft(w, int64 size, -1L)
-        let spectrum = torch.fft.fft_(rows, int64 size, -2L)
-        let back = torch.fft.ifft(spectrum * kernelHat, -1L, -2L).narrow(1L, 0L, int64 m)
-        let potentials = torch.fft.irfft(back, int64 size, -1L).narrow(2L, 0L, int64 m).contiguous()
-        potentials.data<float>().ToArray()
+        // Two channels per task: each task's torch calls run on its own thread (torch itself on one thread),
+        // so both cores work, and each channel's arithmetic is the same whatever the scheduling.
+        let potentials = workspace.Get<float>("potentials", Channels * m * m, false)
+        let half = Channels / 2
+        Parallel.For(0, 2, fun part ->
+            use taskScope = torch.NewDisposeScope()
+            let offset = part * half * m * m
+            let w = torch.tensor(Memory<float>(charges, offset, half * m * m), ReadOnlySpan<int64>([| int64 half; int64 m; int64 m |]))
+            let rows = torch.fft.rfft(w, int64 size, -1L)
+            let spectrum = torch.fft.fft_(rows, int64 size, -2L)
+            let back = torch.fft.ifft(spectrum * kernelHat, -1L, -2L).narrow(1L, 0L, int64 m)
+            let result = torch.fft.irfft(back, int64 size, -1L).narrow(2L, 0L, int64 m).contiguous()
+            Array.blit (result.data<float>().ToArray()) 0 potentials offset (half * m * m)) |> ignore
+        potentials
 
     /// Repulsive terms of the t-SNE gradient for every point: negX.[i] = sum_j q_ij^2 (x_i - x_j) (likewise
     /// negY), q_ij = 1 / (1 + |y_i - y_j|^2); returns Z = sum_(i <> j) q_ij. The FFT runs with torch's thread
