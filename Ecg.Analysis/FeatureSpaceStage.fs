@@ -143,7 +143,9 @@ type FeatureSpaceStage private () =
               // sklearn needs perplexity < N; for a small split use a third of N (at most the default 30).
               let perplexity = min TsneOptions.Default.Perplexity (max 1.0 (float (n - 1) / 3.0))
               let tsne = Tsne.fit { TsneOptions.Default with Perplexity = perplexity } rows
-              yield summary "tsne" tsne.Embedding (sprintf "perplexity %g, KL divergence %.4f after %d iterations" perplexity tsne.KlDivergence tsne.Iterations)
+              yield summary "tsne" tsne.Embedding (sprintf "perplexity %g, %s repulsion, KL divergence %.4f after %d iterations" perplexity
+                                                            (if tsne.Gradient = TsneGradient.Interpolation then "interpolated (FFT)" else "Barnes-Hut")
+                                                            tsne.KlDivergence tsne.Iterations)
           if options.Umap then
               report "umap"
               let neighbours = min UmapOptions.Default.Neighbours (n - 1)

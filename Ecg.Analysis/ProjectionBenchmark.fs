@@ -6,7 +6,9 @@ open System.Diagnostics
 [<CLIMutable>]
 type ProjectionTimings =
     { Rows: int; Columns: int; TsneSeconds: float; UmapSeconds: float; KMeansSeconds: float; PcaSeconds: float
-      TsneTrustworthiness: float; UmapTrustworthiness: float }
+      TsneTrustworthiness: float; UmapTrustworthiness: float
+      /// How t-SNE summed its repulsive forces (Automatic's choice for `Rows`).
+      TsneGradient: TsneGradient }
 
 /// One neighbour-search comparison: the same projection with exact and with approximate neighbours.
 [<CLIMutable>]
@@ -15,6 +17,12 @@ type NeighbourSearchTiming =
       /// Trustworthiness (10 neighbours) as `Trustworthiness.estimate` gives it: exact up to
       /// `Trustworthiness.SampleLimit` rows, else on `Trustworthiness.DefaultSampleSize` sampled points.
       Trustworthiness: float }
+
+/// One t-SNE repulsion method on one input: time, trustworthiness (as `NeighbourSearchTiming`) and KL divergence.
+[<CLIMutable>]
+type TsneGradientTiming =
+    { Rows: int; Columns: int; Gradient: TsneGradient; Seconds: float; AffinitySeconds: float
+      Trustworthiness: float; KlDivergence: float }
 
 /// Times the projections on Gaussian blobs of embedding size, to check they fit the pipeline's budget.
 module ProjectionBenchmark =
@@ -42,7 +50,7 @@ module ProjectionBenchmark =
         { Rows = rows; Columns = columns; TsneSeconds = tsneSeconds; UmapSeconds = umapSeconds
           KMeansSeconds = kmeansSeconds; PcaSeconds = pcaSeconds
           TsneTrustworthiness = Trustworthiness.estimate 10 data tsne.Embedding
-          UmapTrustworthiness = Trustworthiness.estimate 10 data umap.Embedding }
+          UmapTrustworthiness = Trustworthiness.estimate 10 data umap.Embedding; TsneGradient = tsne.Gradient }
 
     /// UMAP and/or t-SNE ("umap", "tsne") on `data` once per search in `searches`, in the order given.
     let compareSearches (data: float[][]) (projections: string list) (searches: NeighbourSearch list) : NeighbourSearchTiming list =
@@ -55,6 +63,14 @@ module ProjectionBenchmark =
                     | other -> invalidArg "projections" (sprintf "unknown projection '%s' (umap, tsne)" other)
                 yield { Projection = projection; Rows = data.Length; Columns = data.[0].Length; Search = search
                         Seconds = seconds; Trustworthiness = Trustworthiness.estimate 10 data embedding } ]
+
+    /// t-SNE (default options otherwise) on `data` once per repulsion method in `gradients`, in the order given.
+    let compareGradients (data: float[][]) (gradients: TsneGradient list) : TsneGradientTiming list =
+        [ for gradient in gradients do
+            let r, seconds = time (fun () -> Tsne.fit { TsneOptions.Default with Gradient = gradient } data)
+            yield { Rows = data.Length; Columns = data.[0].Length; Gradient = r.Gradient; Seconds = seconds
+                    AffinitySeconds = r.AffinitySeconds; Trustworthiness = Trustworthiness.estimate 10 data r.Embedding
+                    KlDivergence = r.KlDivergence } ]
 
     /// Neighbour search alone: seconds for the exact and the approximate k-NN, and the recall of the latter.
     let neighbourRecall (data: float[][]) (k: int) : float * float * float =

@@ -1,7 +1,19 @@
 namespace Ecg.Analysis
 
 open System
+open System.Diagnostics
 open System.Threading.Tasks
+open TorchSharp
+
+/// How t-SNE sums the repulsive forces.
+type TsneGradient =
+    /// Interpolation from `Tsne.InterpolationLimit` rows (10,000) on, Barnes-Hut below.
+    | Automatic = 0
+    /// Barnes-Hut quadtree (scikit-learn's `method="barnes_hut"`, accuracy `Theta`): O(N log N) per iteration.
+    | BarnesHut = 1
+    /// Polynomial interpolation on a grid with FFT convolution (FIt-SNE; openTSNE's
+    /// `negative_gradient_method="fft"`): O(N + B^2 log B) per iteration for B boxes per axis.
+    | Interpolation = 2
 
 /// Settings of t-SNE; `TsneOptions.Default` gives scikit-learn 1.2's defaults.
 [<CLIMutable>]
@@ -19,10 +31,13 @@ type TsneOptions =
       /// Exact or approximate (NN-descent) neighbours; Automatic: exact below 4,096 rows.
       NeighbourSearch: NeighbourSearch
       /// Seed of the approximate neighbour search (the optimisation itself uses no random numbers).
-      Seed: int }
+      Seed: int
+      /// Barnes-Hut or interpolated repulsive forces; Automatic: interpolation from 10,000 rows on.
+      Gradient: TsneGradient }
     static member Default =
         { Perplexity = 30.0; EarlyExaggeration = 12.0; ExaggerationIterations = 250; Iterations = 1000
-          LearningRate = Double.NaN; Theta = 0.5; NeighbourSearch = NeighbourSearch.Automatic; Seed = 0 }
+          LearningRate = Double.NaN; Theta = 0.5; NeighbourSearch = NeighbourSearch.Automatic; Seed = 0
+          Gradient = TsneGradient.Automatic }
 
 [<CLIMutable>]
 type TsneResult =
@@ -32,18 +47,74 @@ type TsneResult =
       KlDivergence: float
       Iterations: int
       /// Whether the neighbours were found exactly (else by NN-descent).
-      ExactNeighbours: bool }
+      ExactNeighbours: bool
+      /// How the repulsive forces were summed (BarnesHut or Interpolation, never Automatic).
+      Gradient: TsneGradient
+      /// Seconds for the neighbours and P.
+      AffinitySeconds: float
+      /// Seconds for the gradient descent (PCA initialisation included).
+      OptimisationSeconds: float }
 
-/// Barnes-Hut t-SNE to two dimensions, following scikit-learn 1.2's `TSNE(method="barnes_hut",
+/// The repulsive terms of the t-SNE gradient for every point: X.[i] = sum_j q_ij^2 (x_i - x_j) (Y likewise),
+/// q_ij = 1 / (1 + |y_i - y_j|^2), and the normaliser Z = sum over pairs i <> j of q_ij.
+[<CLIMutable>]
+type RepulsiveForces = { X: float[]; Y: float[]; Normaliser: float }
+
+/// t-SNE to two dimensions, following scikit-learn 1.2's `TSNE(method="barnes_hut",
 /// init="pca", learning_rate="auto")`: P from the 3 * perplexity nearest neighbours (exact, or by
 /// NN-descent for large N as openTSNE does with approximate neighbours) with a binary
 /// search for each point's precision, symmetrised and normalised; PCA initialisation scaled so
 /// the first coordinate has standard deviation 1e-4; early exaggeration with momentum 0.5, then
 /// momentum 0.8; delta-bar-delta gains (+0.2 / x0.8, floor 0.01); convergence checked every 50
 /// iterations (gradient norm <= 1e-7, or no KL improvement for 250 / 300 iterations).
-/// The quadtree walk costs O(N log N) per iteration. Deterministic: the optimisation uses no random
-/// numbers, and parallel loops only write their own point's entries.
+/// The repulsive forces come from a Barnes-Hut quadtree walk, O(N log N) per iteration, or, for large N,
+/// from FIt-SNE's grid interpolation (`InterpolatedRepulsion`, as openTSNE's `negative_gradient_method="fft"`).
+/// Deterministic: the optimisation uses no random numbers, and parallel loops only write their own entries.
 module Tsne =
+    /// From this many rows on `TsneGradient.Automatic` interpolates; below, the scikit-learn comparisons
+    /// of Barnes-Hut hold (and Barnes-Hut is as fast there).
+    [<Literal>]
+    let InterpolationLimit = 10000
+
+    /// Whether `gradient` means interpolation for `rows` rows.
+    let usesInterpolation (gradient: TsneGradient) (rows: int) =
+        match gradient with
+        | TsneGradient.BarnesHut -> false
+        | TsneGradient.Interpolation -> true
+        | TsneGradient.Automatic -> rows >= InterpolationLimit
+        | other -> invalidArg "gradient" (sprintf "unknown t-SNE gradient method %A" other)
+
+    let private checkCoordinates (xs: float[]) (ys: float[]) =
+        if xs.Length <> ys.Length then invalidArg "ys" (sprintf "%d x coordinates but %d y coordinates" xs.Length ys.Length)
+        if xs.Length < 2 then invalidArg "xs" (sprintf "repulsive forces need at least 2 points, got %d" xs.Length)
+        for i in 0 .. xs.Length - 1 do
+            if not (Double.IsFinite xs.[i] && Double.IsFinite ys.[i]) then
+                invalidArg "xs" (sprintf "point %d has a non-finite coordinate (%g, %g)" i xs.[i] ys.[i])
+
+    /// Repulsive forces by FIt-SNE's interpolation (openTSNE's defaults: 3 nodes per box and axis, boxes
+    /// about 1 unit wide, at least 50 per axis).
+    let interpolatedRepulsion (xs: float[]) (ys: float[]) : RepulsiveForces =
+        checkCoordinates xs ys
+        let negX = Array.zeroCreate<float> xs.Length
+        let negY = Array.zeroCreate<float> xs.Length
+        let z = InterpolatedRepulsion.compute (InterpolatedRepulsion.Workspace()) xs ys negX negY
+        { X = negX; Y = negY; Normaliser = z }
+
+    /// Repulsive forces by the Barnes-Hut quadtree with accuracy `theta` (0: exact).
+    let barnesHutRepulsion (theta: float) (xs: float[]) (ys: float[]) : RepulsiveForces =
+        checkCoordinates xs ys
+        let tree = QuadTree(xs, ys)
+        let stack = Array.zeroCreate<int> 1024
+        let negX = Array.zeroCreate<float> xs.Length
+        let negY = Array.zeroCreate<float> xs.Length
+        let parts = Array.zeroCreate<float> xs.Length
+        for i in 0 .. xs.Length - 1 do
+            let struct (q, fx, fy) = tree.Repulsion(xs.[i], ys.[i], theta, stack)
+            parts.[i] <- q
+            negX.[i] <- fx
+            negY.[i] <- fy
+        { X = negX; Y = negY; Normaliser = Array.sum parts }
+
     /// Conditional probabilities p(j|i) over each row's neighbours, matching the row's perplexity
     /// (scikit-learn's `_binary_search_perplexity`: 100 steps, entropy tolerance 1e-5).
     let conditionalProbabilities (perplexity: float) (squaredDistances: float[][]) : float[][] =
@@ -124,11 +195,15 @@ module Tsne =
         if options.Iterations < options.ExaggerationIterations || options.ExaggerationIterations < 0 then
             invalidArg "options" (sprintf "Iterations = %d must be >= ExaggerationIterations = %d >= 0" options.Iterations options.ExaggerationIterations)
         if not (options.Theta >= 0.0) then invalidArg "options" (sprintf "Theta = %g must be >= 0" options.Theta)
+        let interpolate = usesInterpolation options.Gradient n
         let learningRate =
             if Double.IsNaN options.LearningRate || options.LearningRate <= 0.0 then
                 max (float n / options.EarlyExaggeration / 4.0) 50.0
             else options.LearningRate
+        let clock = Stopwatch.StartNew()
         let columns, probabilities = jointProbabilities options rows
+        let affinitySeconds = clock.Elapsed.TotalSeconds
+        clock.Restart()
         let init = (Pca.fit 2 rows).Projection
         let mean0 = init |> Array.averageBy (fun r -> r.[0])
         let std0 = sqrt (init |> Array.averageBy (fun r -> (r.[0] - mean0) ** 2.0))
@@ -140,16 +215,20 @@ module Tsne =
         let sumQParts = Array.zeroCreate<float> n
         let negX = Array.zeroCreate<float> n
         let negY = Array.zeroCreate<float> n
+        let workspace = InterpolatedRepulsion.Workspace()
         // Returns the KL divergence when asked (it needs the normaliser, so it comes with the gradient).
         let gradient (exaggeration: float) (withError: bool) =
-            let tree = QuadTree(xs, ys)
-            Parallel.For(0, n, (fun () -> Array.zeroCreate<int> 1024), (fun i _ (stack: int[]) ->
-                let struct (q, fx, fy) = tree.Repulsion(xs.[i], ys.[i], options.Theta, stack)
-                sumQParts.[i] <- q
-                negX.[i] <- fx
-                negY.[i] <- fy
-                stack), (fun _ -> ())) |> ignore
-            let sumQ = Array.sum sumQParts
+            let sumQ =
+                if interpolate then InterpolatedRepulsion.compute workspace xs ys negX negY
+                else
+                    let tree = QuadTree(xs, ys)
+                    Parallel.For(0, n, (fun () -> Array.zeroCreate<int> 1024), (fun i _ (stack: int[]) ->
+                        let struct (q, fx, fy) = tree.Repulsion(xs.[i], ys.[i], options.Theta, stack)
+                        sumQParts.[i] <- q
+                        negX.[i] <- fx
+                        negY.[i] <- fy
+                        stack), (fun _ -> ())) |> ignore
+                    Array.sum sumQParts
             let errors = Array.zeroCreate<float> n
             Parallel.For(0, n, fun i ->
                 let mutable px = 0.0
@@ -205,7 +284,16 @@ module Tsne =
                     if sqrt norm <= 1e-7 then stop <- true
                 i <- i + 1
             i
-        let reached = descend 0 options.ExaggerationIterations 0.5 options.EarlyExaggeration options.ExaggerationIterations
-        descend reached options.Iterations 0.8 1.0 300 |> ignore
+        // The grid's FFTs are small batched transforms, faster on one torch thread here than on two (and one
+        // thread keeps their summation order fixed); torch's setting is restored afterwards.
+        let torchThreads = if interpolate then torch.get_num_threads () else 0
+        if interpolate then torch.set_num_threads 1
+        try
+            let reached = descend 0 options.ExaggerationIterations 0.5 options.EarlyExaggeration options.ExaggerationIterations
+            descend reached options.Iterations 0.8 1.0 300 |> ignore
+        finally
+            if interpolate then torch.set_num_threads torchThreads
         { Embedding = Array.init n (fun i -> [| xs.[i]; ys.[i] |]); KlDivergence = kl; Iterations = iteration
-          ExactNeighbours = NearestNeighbours.UsesExactSearch(options.NeighbourSearch, n) }
+          ExactNeighbours = NearestNeighbours.UsesExactSearch(options.NeighbourSearch, n)
+          Gradient = (if interpolate then TsneGradient.Interpolation else TsneGradient.BarnesHut)
+          AffinitySeconds = affinitySeconds; OptimisationSeconds = clock.Elapsed.TotalSeconds }

@@ -102,7 +102,7 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
             {
                 var t = ProjectionBenchmark.run(size, CrossLeadCnn.EmbeddingSize);
                 Line($"projections of {size:N0} x 128 points",
-                     $"K-Means {t.KMeansSeconds:F1} s, PCA {t.PcaSeconds:F1} s, t-SNE {t.TsneSeconds:F1} s (trustworthiness {t.TsneTrustworthiness:F3}), " +
+                     $"K-Means {t.KMeansSeconds:F1} s, PCA {t.PcaSeconds:F1} s, t-SNE ({(t.TsneGradient == TsneGradient.Interpolation ? "interpolation" : "Barnes-Hut")}) {t.TsneSeconds:F1} s (trustworthiness {t.TsneTrustworthiness:F3}), " +
                      $"UMAP {t.UmapSeconds:F1} s (trustworthiness {t.UmapTrustworthiness:F3})");
             }
         return ExitCodes.Success;
