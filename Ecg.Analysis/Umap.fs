@@ -2,6 +2,7 @@ namespace Ecg.Analysis
 
 open System
 open System.Collections.Generic
+open System.Threading.Tasks
 open MathNet.Numerics.LinearAlgebra
 
 /// Settings of UMAP; `UmapOptions.Default` gives umap-learn 0.5's defaults with a fixed seed.
@@ -43,7 +44,8 @@ type UmapResult =
 /// NN-descent as pynndescent), smooth kNN distances (rho, sigma with log2(k) target), fuzzy union
 /// of the membership graph, a/b fitted to the min_dist/spread curve by least squares, spectral
 /// initialisation (component by component on a disconnected graph, `SpectralLayout`), and SGD with
-/// negative sampling and linearly decaying learning rate (sequential, so deterministic for a seed).
+/// negative sampling and linearly decaying learning rate (parallel over vertices, deterministic for a seed
+/// whatever the number of threads: see `optimiseLayout`).
 module Umap =
     /// a, b of 1 / (1 + a x^(2b)) fitted by least squares (Levenberg-Marquardt) to the curve that is 1
     /// below min_dist and exp(-(x - min_dist) / spread) above, on 300 points in [0, 3 spread]
@@ -162,6 +164,8 @@ module Umap =
                     union.[j].[i] <- v
         union |> Array.map (fun r -> Seq.toArray r.Keys, Seq.toArray r.Values)
 
+    let inline private clip v = if v > 4.0 then 4.0 elif v < -4.0 then -4.0 else v
+
     let private defaultEpochs (n: int) = if n <= 10000 then 500 else 200
 
     let private validate (options: UmapOptions) (rows: float[][]) =
@@ -195,6 +199,200 @@ module Umap =
         let graph, _ = prunedGraph options rows
         SpectralLayout.layout rows graph options.Components (Random(options.Seed))
 
+    /// splitmix64's finaliser: the negative samples' random streams.
+    let inline private mix (x: uint64) =
+        let mutable z = x
+        z <- (z ^^^ (z >>> 30)) * 0xBF58476D1CE4E5B9UL
+        z <- (z ^^^ (z >>> 27)) * 0x94D049BB133111EBUL
+        z ^^^ (z >>> 31)
+
+    [<Literal>]
+    let private Golden = 0x9E3779B97F4A7C15UL
+
+    /// d^(2b) from the squared distance, in float32 (umap-learn keeps the layout in float32): one log, one exp.
+    let inline private powB (bf: float32) (d2: float) = float (MathF.Exp(bf * MathF.Log(float32 d2)))
+
+    /// The attractive gradient coefficient -2ab d^(2(b-1)) / (1 + a d^(2b)) of umap-learn's SGD.
+    let inline private attraction (a: float) (b: float) (bf: float32) (d2: float) =
+        if d2 > 0.0 then
+            let p = powB bf d2
+            -2.0 * a * b * (p / d2) / (a * p + 1.0)
+        else 0.0
+
+    /// The repulsive gradient coefficient 2 gamma b / ((0.001 + d^2) (1 + a d^(2b))).
+    let inline private repulsion (a: float) (b: float) (bf: float32) (gamma: float) (d2: float) =
+        if d2 > 0.0 then 2.0 * gamma * b / ((0.001 + d2) * (a * powB bf d2 + 1.0)) else 0.0
+
+    /// The SGD's edges (CSR by head vertex), their sampling schedule and the layout.
+    type private Sgd =
+        { RowStart: int[]; Tail: int[]
+          EpochsPerSample: float[]; EpochsPerNegative: float[]; NextSample: float[]; NextNegative: float[]
+          /// (N, dim) row-major: the live layout, and its copy at the start of the epoch.
+          Positions: float[]; Snapshot: float[]
+          Dim: int; A: float; B: float; Gamma: float; Seed: uint64 }
+
+    /// The random stream of vertex i's negative samples in an epoch.
+    let inline private streamOf (s: Sgd) (epoch: int) (i: int) = mix (s.Seed + (uint64 (uint32 epoch) <<< 32 ||| uint64 (uint32 i)))
+
+    /// Vertex i's samples in an epoch (any dimension): each of its edges due in the epoch pulls it towards the
+    /// edge's tail, then pushes it away from as many random vertices as negative samples are due.
+    let private moveVertex (s: Sgd) (i: int) (epoch: int) (alpha: float) =
+        let dim, positions, snapshot = s.Dim, s.Positions, s.Snapshot
+        let a, b, bf, gamma = s.A, s.B, float32 s.B, s.Gamma
+        let n = positions.Length / dim
+        let ep = float epoch
+        let mutable state = streamOf s epoch i
+        let o = i * dim
+        for e in s.RowStart.[i] .. s.RowStart.[i + 1] - 1 do
+            if s.NextSample.[e] <= ep then
+                let t = s.Tail.[e] * dim
+                let mutable d2 = 0.0
+                for c in 0 .. dim - 1 do
+                    let diff = positions.[o + c] - snapshot.[t + c]
+                    d2 <- d2 + diff * diff
+                let coeff = attraction a b bf d2
+                for c in 0 .. dim - 1 do
+                    let g = clip (coeff * (positions.[o + c] - snapshot.[t + c]))
+                    positions.[o + c] <- positions.[o + c] + 2.0 * g * alpha
+                s.NextSample.[e] <- s.NextSample.[e] + s.EpochsPerSample.[e]
+                let negatives = int ((ep - s.NextNegative.[e]) / s.EpochsPerNegative.[e])
+                for _ in 1 .. negatives do
+                    state <- state + Golden
+                    let k = int (((mix state >>> 32) * uint64 n) >>> 32)
+                    // umap-learn skips a sample of the vertex itself (at distance 0).
+                    if k <> i then
+                        let t = k * dim
+                        let mutable d2 = 0.0
+                        for c in 0 .. dim - 1 do
+                            let diff = positions.[o + c] - snapshot.[t + c]
+                            d2 <- d2 + diff * diff
+                        let coeff = repulsion a b bf gamma d2
+                        for c in 0 .. dim - 1 do
+                            // Coincident points are pushed apart by the maximal step.
+                            let g = if coeff > 0.0 then clip (coeff * (positions.[o + c] - snapshot.[t + c])) else 4.0
+                            positions.[o + c] <- positions.[o + c] + g * alpha
+                s.NextNegative.[e] <- s.NextNegative.[e] + float negatives * s.EpochsPerNegative.[e]
+
+    /// Vertices on one thread at a time in `moveVertices2`.
+    [<Literal>]
+    let private Lanes = 4
+
+    /// `moveVertex` for the vertices first .. last - 1 of a 2-D layout, the same steps with the same results,
+    /// but `Lanes` vertices advanced in turn, one step each: a vertex's steps form one long dependency chain
+    /// (each starts from the position the previous one left), and interleaving independent vertices lets the
+    /// processor overlap their chains.
+    let private moveVertices2 (s: Sgd) (first: int) (last: int) (epoch: int) (alpha: float) =
+        let rowStart, tail, positions, snapshot = s.RowStart, s.Tail, s.Positions, s.Snapshot
+        let nextSample, nextNegative, epochsPerSample, epochsPerNegative = s.NextSample, s.NextNegative, s.EpochsPerSample, s.EpochsPerNegative
+        let a, b, bf, gamma = s.A, s.B, float32 s.B, s.Gamma
+        let n = uint64 (positions.Length / 2)
+        let ep = float epoch
+        // Per lane: its vertex (-2 waiting for one, -1 done), next edge to look at, negative samples still
+        // due for the edge just sampled, the vertex's position and random state.
+        let vertex = Array.create Lanes -2
+        let edge = Array.zeroCreate<int> Lanes
+        let pending = Array.zeroCreate<int> Lanes
+        let xs = Array.zeroCreate<float> Lanes
+        let ys = Array.zeroCreate<float> Lanes
+        let states = Array.zeroCreate<uint64> Lanes
+        let mutable next = first
+        let mutable active = Lanes
+        while active > 0 do
+            for l in 0 .. Lanes - 1 do
+                let v = vertex.[l]
+                if v = -1 then ()
+                elif pending.[l] > 0 then
+                    let state = states.[l] + Golden
+                    states.[l] <- state
+                    let k = int (((mix state >>> 32) * n) >>> 32)
+                    if k <> v then
+                        let x, y = xs.[l], ys.[l]
+                        let dx = x - snapshot.[2 * k]
+                        let dy = y - snapshot.[2 * k + 1]
+                        let coeff = repulsion a b bf gamma (dx * dx + dy * dy)
+                        if coeff > 0.0 then
+                            xs.[l] <- x + clip (coeff * dx) * alpha
+                            ys.[l] <- y + clip (coeff * dy) * alpha
+                        else
+                            xs.[l] <- x + 4.0 * alpha
+                            ys.[l] <- y + 4.0 * alpha
+                    pending.[l] <- pending.[l] - 1
+                else
+                    let mutable e = edge.[l]
+                    if v >= 0 then
+                        while e < rowStart.[v + 1] && nextSample.[e] > ep do e <- e + 1
+                    if v = -2 || e >= rowStart.[v + 1] then
+                        // The vertex is done for this epoch: store it and take the next.
+                        if v >= 0 then
+                            positions.[2 * v] <- xs.[l]
+                            positions.[2 * v + 1] <- ys.[l]
+                        if next < last then
+                            vertex.[l] <- next
+                            edge.[l] <- rowStart.[next]
+                            xs.[l] <- positions.[2 * next]
+                            ys.[l] <- positions.[2 * next + 1]
+                            states.[l] <- streamOf s epoch next
+                            next <- next + 1
+                        else
+                            vertex.[l] <- -1
+                            active <- active - 1
+                    else
+                        let x, y = xs.[l], ys.[l]
+                        let t = 2 * tail.[e]
+                        let dx = x - snapshot.[t]
+                        let dy = y - snapshot.[t + 1]
+                        let coeff = attraction a b bf (dx * dx + dy * dy)
+                        xs.[l] <- x + 2.0 * clip (coeff * dx) * alpha
+                        ys.[l] <- y + 2.0 * clip (coeff * dy) * alpha
+                        nextSample.[e] <- nextSample.[e] + epochsPerSample.[e]
+                        let negatives = int ((ep - nextNegative.[e]) / epochsPerNegative.[e])
+                        nextNegative.[e] <- nextNegative.[e] + float negatives * epochsPerNegative.[e]
+                        pending.[l] <- negatives
+                        edge.[l] <- e + 1
+
+    /// umap-learn's SGD (`optimize_layout_euclidean`): every edge is sampled once per `epochs_per_sample`
+    /// epochs (max weight / weight), with `NegativeSampleRate` negative samples per sample, gradients clipped
+    /// to +-4 and a learning rate decaying linearly to 0. `positions` are (N, dim) row-major, updated in place.
+    /// Deterministic and parallel, where umap-learn's parallel path races: each epoch reads the other vertices
+    /// from a snapshot taken at the start of the epoch and moves only the edge's head vertex (live), so a vertex
+    /// depends on nothing another thread writes in the epoch, and the result is the same whatever the number
+    /// of threads. umap-learn also moves the tail of each sampled edge; the graph is symmetric, so the tail gets
+    /// that step when its own copy of the edge (same weight, same schedule) is sampled, and the head's attractive
+    /// step is doubled to stand for the one it would have received from that copy. Negative samples come from
+    /// a random stream per (vertex, epoch) seeded from `options.Seed`.
+    let private optimiseLayout (graph: (int[] * float[])[]) (epochs: int) (a: float) (b: float)
+                               (options: UmapOptions) (positions: float[]) =
+        let n = graph.Length
+        let dim = positions.Length / n
+        let rowStart = Array.zeroCreate<int> (n + 1)
+        for i in 0 .. n - 1 do rowStart.[i + 1] <- rowStart.[i] + (fst graph.[i]).Length
+        let edgeCount = rowStart.[n]
+        let tail = Array.zeroCreate<int> edgeCount
+        let weights = Array.zeroCreate<float> edgeCount
+        for i in 0 .. n - 1 do
+            let cols, ws = graph.[i]
+            Array.blit cols 0 tail rowStart.[i] cols.Length
+            Array.blit ws 0 weights rowStart.[i] ws.Length
+        if edgeCount > 0 then
+            let edgeMax = Array.max weights
+            let epochsPerSample = weights |> Array.map (fun w -> float epochs / (float epochs * w / edgeMax))
+            let epochsPerNegative = epochsPerSample |> Array.map (fun e -> e / float options.NegativeSampleRate)
+            let s =
+                { RowStart = rowStart; Tail = tail; EpochsPerSample = epochsPerSample; EpochsPerNegative = epochsPerNegative
+                  NextSample = Array.copy epochsPerSample; NextNegative = Array.copy epochsPerNegative
+                  Positions = positions; Snapshot = Array.zeroCreate<float> positions.Length
+                  Dim = dim; A = a; B = b; Gamma = options.RepulsionStrength; Seed = mix (uint64 (uint32 options.Seed) + Golden) }
+            // Blocks of vertices for the threads; the result does not depend on their size.
+            let blockSize = 256
+            let blocks = (n + blockSize - 1) / blockSize
+            for epoch in 0 .. epochs - 1 do
+                let alpha = options.LearningRate * (1.0 - float epoch / float epochs)
+                Array.blit positions 0 s.Snapshot 0 positions.Length
+                Parallel.For(0, blocks, fun block ->
+                    let first, last = block * blockSize, min n ((block + 1) * blockSize)
+                    if dim = 2 then moveVertices2 s first last epoch alpha
+                    else for i in first .. last - 1 do moveVertex s i epoch alpha) |> ignore
+
     /// Embeds the rows (N, D).
     let fit (options: UmapOptions) (rows: float[][]) : UmapResult =
         validate options rows
@@ -218,50 +416,9 @@ module Umap =
             let hi = embedding |> Array.maxBy (fun r -> r.[c]) |> fun r -> r.[c]
             let range = if hi > lo then hi - lo else 1.0
             for r in embedding do r.[c] <- 10.0 * (r.[c] - lo) / range
-        // Edge list (both directions).
-        let edges =
-            [| for i in 0 .. n - 1 do
-                 let cols, ws = graph.[i]
-                 for t in 0 .. cols.Length - 1 do yield struct (i, cols.[t], ws.[t]) |]
-        let head = edges |> Array.map (fun struct (i, _, _) -> i)
-        let tail = edges |> Array.map (fun struct (_, j, _) -> j)
-        let edgeMax = edges |> Array.map (fun struct (_, _, w) -> w) |> Array.max
-        let epochsPerSample = edges |> Array.map (fun struct (_, _, w) -> float epochs / (float epochs * w / edgeMax))
-        let epochsPerNegative = epochsPerSample |> Array.map (fun e -> e / float options.NegativeSampleRate)
-        let nextSample = Array.copy epochsPerSample
-        let nextNegative = Array.copy epochsPerNegative
-        let clip v = if v > 4.0 then 4.0 elif v < -4.0 then -4.0 else v
-        for epoch in 0 .. epochs - 1 do
-            let alpha = options.LearningRate * (1.0 - float epoch / float epochs)
-            let ep = float epoch
-            for e in 0 .. edges.Length - 1 do
-                if nextSample.[e] <= ep then
-                    let current = embedding.[head.[e]]
-                    let other = embedding.[tail.[e]]
-                    let d2 = FeatureMatrix.SquaredDistance(current, other)
-                    // d^(2b) through one exp and log; d^(2b - 2) follows by division.
-                    let coeff =
-                        if d2 > 0.0 then
-                            let powB = exp (b * log d2)
-                            -2.0 * a * b * (powB / d2) / (a * powB + 1.0)
-                        else 0.0
-                    for c in 0 .. dim - 1 do
-                        let g = clip (coeff * (current.[c] - other.[c]))
-                        current.[c] <- current.[c] + g * alpha
-                        other.[c] <- other.[c] - g * alpha
-                    nextSample.[e] <- nextSample.[e] + epochsPerSample.[e]
-                    let negatives = int ((ep - nextNegative.[e]) / epochsPerNegative.[e])
-                    for _ in 1 .. negatives do
-                        let k = rng.Next n
-                        let other = embedding.[k]
-                        let d2 = FeatureMatrix.SquaredDistance(current, other)
-                        if d2 > 0.0 || k <> head.[e] then
-                            let coeff =
-                                if d2 > 0.0 then 2.0 * options.RepulsionStrength * b / ((0.001 + d2) * (a * exp (b * log d2) + 1.0)) else 0.0
-                            for c in 0 .. dim - 1 do
-                                // Coincident points are pushed apart by the maximal step.
-                                let g = if coeff > 0.0 then clip (coeff * (current.[c] - other.[c])) else 4.0
-                                current.[c] <- current.[c] + g * alpha
-                    nextNegative.[e] <- nextNegative.[e] + float negatives * epochsPerNegative.[e]
+        let positions = Array.zeroCreate<float> (n * dim)
+        for i in 0 .. n - 1 do Array.blit embedding.[i] 0 positions (i * dim) dim
+        optimiseLayout graph epochs a b options positions
+        let embedding = Array.init n (fun i -> Array.sub positions (i * dim) dim)
         { Embedding = embedding; A = a; B = b; Initialisation = "spectral"; GraphComponents = graphComponents
           ExactNeighbours = NearestNeighbours.UsesExactSearch(options.NeighbourSearch, n); Epochs = epochs }

@@ -117,6 +117,24 @@ let tests =
                 Expect.floatClose { absolute = 1e-9; relative = 1e-5 } meta.[r.Component].[1] r.MetaY (sprintf "component %d y" r.Component)
             expectSameLayout "six" UmapOptions.Default x
         }
+        test "UMAP gives identical embeddings for a seed, on one thread or several" {
+            // NN-descent neighbours (2,000 rows) and the 2-D layout's interleaved path; then 3-D, the general path.
+            let x = blobs 2000 16 8 1.5 1.0 37UL
+            let options = { UmapOptions.Default with NeighbourSearch = NeighbourSearch.Approximate; Epochs = 100 }
+            // The exclusive scheduler has a concurrency level of 1, so Parallel.For under it runs on one thread.
+            let oneThread f =
+                let pair = Threading.Tasks.ConcurrentExclusiveSchedulerPair()
+                Threading.Tasks.Task.Factory.StartNew((fun () -> f ()), Threading.CancellationToken.None,
+                                                       Threading.Tasks.TaskCreationOptions.None, pair.ExclusiveScheduler).Result
+            let first = Umap.fit options x
+            Expect.equal (Umap.fit options x).Embedding first.Embedding "two runs in parallel"
+            Expect.equal (oneThread (fun () -> Umap.fit options x)).Embedding first.Embedding "one thread and several"
+            Expect.notEqual (Umap.fit { options with Seed = 43 } x).Embedding first.Embedding "another seed"
+            let options3 = { UmapOptions.Default with Components = 3; Epochs = 100 }
+            let three = Umap.fit options3 data.Value
+            Expect.isTrue (three.Embedding |> Array.forall (fun r -> r.Length = 3 && Array.forall Double.IsFinite r)) "3-D finite"
+            Expect.equal (oneThread (fun () -> Umap.fit options3 data.Value)).Embedding three.Embedding "3-D, one thread and several"
+        }
         test "UMAP smooth kNN distances hit log2(k)" {
             let d = [| [| 0.0; 1.0; 1.5; 2.0; 2.2; 3.0 |] |]
             let rho, sigma = Umap.smoothKnnDistances d
