@@ -18,14 +18,19 @@ type FeatureSpaceOptions =
       Weights: WeightsChoice
       /// K-Means clusters for the class analysis; 0 takes the number of the session's classes (5 for superclasses).
       Clusters: int
-      /// Seeds K-Means (every run) and UMAP.
+      /// Seeds K-Means (every run), t-SNE's and UMAP's approximate neighbour search, and UMAP's layout.
       Seed: int
       Tsne: bool
       Umap: bool
+      /// Neighbours of t-SNE and UMAP: Automatic (exact below 4,096 rows), Exact or Approximate (NN-descent).
+      Neighbours: NeighbourSearch
+      /// t-SNE's repulsive forces: Automatic (interpolation from 10,000 rows), BarnesHut or Interpolation.
+      TsneGradient: TsneGradient
       /// "auto", "cpu" or "cuda"; null uses the session's.
       Device: string }
     static member Default =
-        { Split = Nullable(); Weights = WeightsChoice.Best; Clusters = 0; Seed = 0; Tsne = true; Umap = true; Device = null }
+        { Split = Nullable(); Weights = WeightsChoice.Best; Clusters = 0; Seed = 0; Tsne = true; Umap = true
+          Neighbours = NeighbourSearch.Automatic; TsneGradient = TsneGradient.Automatic; Device = null }
 
 /// A progress tick: the step now running ("embeddings", "k-means", "pca", "t-sne", "umap", "metadata", "charts"),
 /// with batch counts during embedding (Done = Total = 0 otherwise).
@@ -142,14 +147,15 @@ type FeatureSpaceStage private () =
               report "t-sne"
               // sklearn needs perplexity < N; for a small split use a third of N (at most the default 30).
               let perplexity = min TsneOptions.Default.Perplexity (max 1.0 (float (n - 1) / 3.0))
-              let tsne = Tsne.fit { TsneOptions.Default with Perplexity = perplexity } rows
+              let tsne = Tsne.fit { TsneOptions.Default with Perplexity = perplexity; Seed = options.Seed
+                                                             NeighbourSearch = options.Neighbours; Gradient = options.TsneGradient } rows
               yield summary "tsne" tsne.Embedding (sprintf "perplexity %g, %s repulsion, KL divergence %.4f after %d iterations" perplexity
                                                             (if tsne.Gradient = TsneGradient.Interpolation then "interpolated (FFT)" else "Barnes-Hut")
                                                             tsne.KlDivergence tsne.Iterations)
           if options.Umap then
               report "umap"
               let neighbours = min UmapOptions.Default.Neighbours (n - 1)
-              let umap = Umap.fit { UmapOptions.Default with Neighbours = neighbours; Seed = options.Seed } rows
+              let umap = Umap.fit { UmapOptions.Default with Neighbours = neighbours; Seed = options.Seed; NeighbourSearch = options.Neighbours } rows
               yield summary "umap" umap.Embedding (sprintf "%d neighbours, %s initialisation, %d epochs" neighbours umap.Initialisation umap.Epochs) ]
 
     /// Readable bucket names: "[2, 25)", ..., ">= 75"; sex "male (0)", "female (1)".

@@ -53,11 +53,19 @@ public sealed class FeatureSpaceCommand : Command<FeatureSpaceCommand.Settings>
         public bool NoTsne { get; init; }
         [CommandOption("--no-umap")] [Description("Skip UMAP.")]
         public bool NoUmap { get; init; }
+        [CommandOption("--neighbours <HOW>")] [Description("Neighbour search of t-SNE and UMAP: auto (exact below 4,096 records, NN-descent above), exact or approximate.")]
+        [DefaultValue("auto")]
+        public string Neighbours { get; init; } = "auto";
+        [CommandOption("--tsne-gradient <HOW>")] [Description("t-SNE's repulsive forces: auto (FFT interpolation from 10,000 records, Barnes-Hut below), barnes-hut or interpolation.")]
+        [DefaultValue("auto")]
+        public string TsneGradient { get; init; } = "auto";
 
         public override ValidationResult Validate()
         {
             var result = base.Validate();
-            return result.Successful ? Check(() => SharedOptions.CheckSplit(Split)) : result;
+            return result.Successful
+                ? Check(() => { SharedOptions.CheckSplit(Split); ProjectionChoices.ParseNeighbourSearch(Neighbours); ProjectionChoices.ParseTsneGradient(TsneGradient); })
+                : result;
         }
     }
 
@@ -70,6 +78,7 @@ public sealed class FeatureSpaceCommand : Command<FeatureSpaceCommand.Settings>
             Device = null!,
             Split = SharedOptions.Split(settings.Split, session.SplitScheme), Weights = settings.WeightsChoice, Clusters = settings.Clusters, Seed = settings.Seed,
             Tsne = !settings.NoTsne, Umap = !settings.NoUmap,
+            Neighbours = ProjectionChoices.ParseNeighbourSearch(settings.Neighbours), TsneGradient = ProjectionChoices.ParseTsneGradient(settings.TsneGradient),
         };
         var result = ConsoleProgress.Run($"Feature space of session {session.Number}", progress =>
             FeatureSpaceStage.Run(settings.Layout, session, dataset, options,

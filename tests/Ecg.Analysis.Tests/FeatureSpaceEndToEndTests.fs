@@ -104,6 +104,21 @@ let tests =
             Expect.equal (EmbeddingFile.Read embedded.Path).Embeddings embedded.Set.Embeddings "the same numbers as ecg embed's"
         }
 
+        test "feature space with the approximate neighbour search and interpolated t-SNE forced on a small split" {
+            let root, dataset, session = fixture.Force()
+            let options = { FeatureSpaceOptions.Default with Split = Nullable DataSplit.Validation; Neighbours = NeighbourSearch.Approximate
+                                                             TsneGradient = TsneGradient.Interpolation; Seed = 3 }
+            let s = (FeatureSpaceStage.Run(ArtifactLayout root, session, dataset, options, null)).Summary
+            let tsne = s.Projections |> Array.find (fun p -> p.Name = "tsne")
+            Expect.stringContains tsne.Details "interpolated (FFT) repulsion" "the forced method is the one used"
+            for p in s.Projections do
+                Expect.isTrue (p.Trustworthiness > 0.3 && p.Trustworthiness <= 1.0) (sprintf "%s trustworthiness %g" p.Name p.Trustworthiness)
+            Expect.equal (ProjectionChoices.ParseTsneGradient " Barnes-Hut ") TsneGradient.BarnesHut "names parse, case and spaces aside"
+            Expect.equal (ProjectionChoices.ParseNeighbourSearch "exact") NeighbourSearch.Exact "exact"
+            let e = Expect.throwsC (fun () -> ProjectionChoices.ParseNeighbourSearch "fuzzy" |> ignore) id
+            Expect.equal e.Message "--neighbours 'fuzzy': use one of auto, exact, approximate." "a bad value lists the accepted ones"
+        }
+
         test "feature space: summary, projections CSV and offline charts" {
             let root, dataset, session = fixture.Force()
             let steps = Collections.Generic.List<string>()
