@@ -58,9 +58,8 @@ public static class Ensemble
     /// </summary>
     public static Evaluation Mean(IReadOnlyList<Evaluation> evaluations, string members, DataSplit split, IReadOnlyList<double>? weights = null)
     {
+        RequireSameRecords(evaluations, members, split);
         var first = evaluations[0];
-        if (evaluations.Any(e => !e.EcgIds.SequenceEqual(first.EcgIds)))
-            throw new UserError($"Sessions {members} do not share the same {split.Name()} records (different split schemes or datasets).");
         var sum = new double[first.Probabilities.Length];
         for (int m = 0; m < evaluations.Count; m++)
         {
@@ -94,7 +93,7 @@ public static class Ensemble
             EvaluationStage.Evaluate(s, dataset, part, weights, aggregation ?? s.Aggregation, progress, cancel);
 
         var validation = candidates.Select(s => evaluate(s, DataSplit.Validation)).ToArray();
-        Mean(validation, names, DataSplit.Validation); // the same records, or a clear error before choosing
+        RequireSameRecords(validation, names, DataSplit.Validation);
         var choice = EnsembleSelection.Greedy(validation, rounds);
         var chosen = Enumerable.Range(0, candidates.Count).Where(c => choice.Counts[c] > 0).ToArray();
         var chosenWeights = chosen.Select(c => choice.Weights[c]).ToArray();
@@ -139,6 +138,14 @@ public static class Ensemble
         AtomicFile.WriteAllText(path, text);
         return new ChosenEnsembleOutcome(choice, chosen.Select(c => candidates[c]).ToArray(), chosenWeights,
                                          new EvaluationOutcome(reported, text, path, thresholds));
+    }
+
+    /// <summary>Evaluations of different records cannot be averaged: refuse, naming the members and the split.</summary>
+    private static void RequireSameRecords(IReadOnlyList<Evaluation> evaluations, string members, DataSplit split)
+    {
+        var first = evaluations[0];
+        if (evaluations.Any(e => !e.EcgIds.SequenceEqual(first.EcgIds)))
+            throw new UserError($"Sessions {members} do not share the same {split.Name()} records (different split schemes or datasets).");
     }
 
     /// <summary>Members trained on different label sets or leads cannot be averaged: refuse with what differs.</summary>
