@@ -111,6 +111,7 @@ public static class Trainer
             : FineTuning.TrainableWhileFrozen(manifest.InitializedFrom
                 ?? throw new InvalidDataException($"'{session.ConfigPath}' freezes the backbone but records no initialized_from weights."));
         model.to(device);
+        using var mixed = MixedPrecision.For(config, dataset.Leads, classes, model, device);
         using var optimizer = CreateOptimizer(config, model);
         if (state.LastCompletedEpoch > 0) LoadCheckpoint(session, state, model, optimizer, freshOptimizer, options);
 
@@ -139,6 +140,7 @@ public static class Trainer
             model.train();
             // Frozen or not depends on the epoch alone, so a resumed run matches an uninterrupted one.
             if (trainableWhileFrozen is not null) FineTuning.SetFrozen(model, trainableWhileFrozen, epoch <= config.FreezeBackboneEpochs);
+            mixed?.SetMode(model);
             double lossSum = 0, lr = config.LearningRate;
             long step = state.GlobalStep;
             for (int b = 0; b < batchCount; b++)
@@ -172,8 +174,11 @@ public static class Trainer
                     }
                     firstAttempt = false;
                     optimizer.zero_grad();
-                    var l = nn.functional.binary_cross_entropy_with_logits(model.forward(input), target, pos_weights: positiveWeightTensor);
+                    mixed?.Pull();
+                    var logits = mixed is null ? model.forward(input) : mixed.Forward(input);
+                    var l = nn.functional.binary_cross_entropy_with_logits(logits, target, pos_weights: positiveWeightTensor);
                     l.backward();
+                    mixed?.Push();
                     return l;
                 }, l =>
                 {

@@ -9,12 +9,13 @@ namespace Ecg.Model;
 /// <param name="Model">the <see cref="ModelFactory"/> name of the network measured.</param>
 /// <param name="Phase">"train" (forward, backward, Adam step) or "inference" (forward only, no gradients, eval mode).</param>
 /// <param name="PeakResidentMegabytes">the process's peak resident memory so far (Linux VmHWM), MiB.</param>
+/// <param name="Precision">a <see cref="TrainingPrecision"/> name: the arithmetic of the timed steps.</param>
 public sealed record BenchmarkFigure(string Model, string Phase, int BatchSize, int Length, int Steps, double Seconds,
-                                     double SamplesPerSecond, double PeakResidentMegabytes)
+                                     double SamplesPerSecond, double PeakResidentMegabytes, string Precision = TrainingPrecision.Float32)
 {
     public override string ToString() => string.Format(CultureInfo.InvariantCulture,
-        "{7,-14} {0,-9} batch {1,4}  length {2,4}  {3,8:0.0} samples/s  ({4} steps, {5:0.0} s)  peak RSS {6:0} MiB",
-        Phase, BatchSize, Length, SamplesPerSecond, Steps, Seconds, PeakResidentMegabytes, Model);
+        "{7,-14} {0,-9} {8,-8} batch {1,4}  length {2,4}  {3,8:0.0} samples/s  ({4} steps, {5:0.0} s)  peak RSS {6:0} MiB",
+        Phase, BatchSize, Length, SamplesPerSecond, Steps, Seconds, PeakResidentMegabytes, Model, Precision);
 }
 
 /// <summary>
@@ -31,7 +32,8 @@ public static class TrainingBenchmark
     /// </summary>
     public static IReadOnlyList<BenchmarkFigure> Run(int[]? batchSizes = null, int[]? lengths = null, int steps = 3,
                                                      int? threads = null, string device = "cpu", Action<BenchmarkFigure>? onFigure = null,
-                                                     string model = ModelFactory.CrossLeadCnn, string[]? phases = null)
+                                                     string model = ModelFactory.CrossLeadCnn, string[]? phases = null,
+                                                     string[]? precisions = null)
     {
         if (!ModelFactory.Names.Contains(model))
             throw new ArgumentException($"Unknown model '{model}' (known: {string.Join(", ", ModelFactory.Names)}).");
@@ -45,25 +47,33 @@ public static class TrainingBenchmark
             foreach (var batch in batchSizes)
             {
                 foreach (var phase in phases ?? new[] { "train", "inference" })
-                {
-                    var figure = Measure(model, phase, batch, length, steps, resolved);
-                    figures.Add(figure);
-                    onFigure?.Invoke(figure);
-                }
+                    foreach (var precision in precisions ?? new[] { TrainingPrecision.Float32 })
+                    {
+                        var figure = Measure(model, phase, batch, length, steps, resolved, precision);
+                        figures.Add(figure);
+                        onFigure?.Invoke(figure);
+                    }
             }
         return figures;
     }
 
-    private static BenchmarkFigure Measure(string name, string phase, int batch, int length, int steps, Device device)
+    private static BenchmarkFigure Measure(string name, string phase, int batch, int length, int steps, Device device, string precision)
     {
+        if (!TrainingPrecision.Names.Contains(precision))
+            throw new ArgumentException($"Unknown precision '{precision}' (known: {string.Join(", ", TrainingPrecision.Names)}).");
         manual_seed(0);
-        using var model = ModelFactory.Create(TrainingConfig.BenchmarkPreset with { Model = name }, 12, 5);
+        var config = TrainingConfig.BenchmarkPreset with { Model = name, Precision = precision };
+        using var model = ModelFactory.Create(config, 12, 5);
         model.to(device);
+        bool training = phase == "train", bfloat16 = precision == TrainingPrecision.BFloat16;
+        // Training as Trainer runs it (a bfloat16 shadow with float32 master weights); inference on the network cast to bfloat16.
+        using var mixed = training ? MixedPrecision.For(config, 12, 5, model, device) : null;
+        if (!training && bfloat16) model.to(ScalarType.BFloat16);
         using var optimizer = optim.AdamW(model.parameters(), 1e-3, 0.9, 0.999, 1e-8, 1e-2);
         using var x = randn(batch, 12, length, device: device);
         using var y = randint(0, 2, new long[] { batch, 5 }, device: device).to_type(ScalarType.Float32);
-        bool training = phase == "train";
         if (training) model.train(); else model.eval();
+        mixed?.SetMode(model);
 
         void Step()
         {
@@ -71,15 +81,18 @@ public static class TrainingBenchmark
             if (training)
             {
                 optimizer.zero_grad();
-                var loss = nn.functional.binary_cross_entropy_with_logits(model.forward(x), y);
+                mixed?.Pull();
+                var logits = mixed is null ? model.forward(x) : mixed.Forward(x);
+                var loss = nn.functional.binary_cross_entropy_with_logits(logits, y);
                 loss.backward();
+                mixed?.Push();
                 optimizer.step();
                 loss.item<float>();
             }
             else
             {
                 using var noGrad = no_grad();
-                model.forward(x).sum().item<float>();
+                model.forward(bfloat16 ? x.to(ScalarType.BFloat16) : x).to(ScalarType.Float32).sum().item<float>();
             }
         }
 
@@ -87,7 +100,7 @@ public static class TrainingBenchmark
         var clock = Stopwatch.StartNew();
         for (int s = 0; s < steps; s++) Step();
         double seconds = clock.Elapsed.TotalSeconds;
-        return new BenchmarkFigure(name, phase, batch, length, steps, seconds, batch * steps / seconds, PeakResidentMegabytes());
+        return new BenchmarkFigure(name, phase, batch, length, steps, seconds, batch * steps / seconds, PeakResidentMegabytes(), precision);
     }
 
     /// <summary>

@@ -71,6 +71,12 @@ public sealed record TrainingConfig
     /// <summary>Stop after this many epochs without a better validation macro AUC; null never stops early.</summary>
     public int? EarlyStoppingPatience { get; init; }
 
+    /// <summary>
+    /// "float32", or "bfloat16": forward and backward in bfloat16 with float32 master weights, BatchNorm statistics
+    /// and optimizer (see <see cref="MixedPrecision"/>). Evaluation always runs in float32.
+    /// </summary>
+    public string Precision { get; init; } = TrainingPrecision.Float32;
+
     /// <summary>Threads torch may use on CPU; null uses every core.</summary>
     public int? Threads { get; init; }
 
@@ -110,14 +116,14 @@ public sealed record TrainingConfig
         Standardisation = "global",
     };
 
+    /// <summary>This config with another epoch count and thread count (for F# callers, which cannot write `with` on C# records).</summary>
+    public TrainingConfig With(int epochs, int? threads) => this with { Epochs = epochs, Threads = threads };
+
     /// <summary>
     /// The benchmark recipe on a CPU budget: the one-cycle schedule compressed to 12 epochs, and evaluation windows
     /// combined by the mean of their probabilities. Both choices come from fold-9 runs on folds 1-8 (README,
     /// "Results"): 12 epochs already give 0.930-0.933 macro AUC, and the mean beat the max for every model tried.
     /// </summary>
-    /// <summary>This config with another epoch count and thread count (for F# callers, which cannot write `with` on C# records).</summary>
-    public TrainingConfig With(int epochs, int? threads) => this with { Epochs = epochs, Threads = threads };
-
     public static TrainingConfig CpuPreset { get; } = BenchmarkPreset with { Preset = "cpu", Epochs = 12, EvalAggregation = "mean" };
 
     /// <summary>The preset names <see cref="FromPreset"/> knows.</summary>
@@ -166,6 +172,7 @@ public sealed record TrainingConfig
         need(Standardisation is "none" or "global", $"standardisation '{Standardisation}' must be none or global.");
         need(EarlyStoppingPatience is null or > 0, "early_stopping_patience must be positive.");
         need(Threads is null or > 0, "threads must be positive.");
+        need(TrainingPrecision.Names.Contains(Precision), $"precision '{Precision}' must be one of {string.Join(", ", TrainingPrecision.Names)}.");
         if (InitFrom is not null)
             try { FineTuning.Parse(InitFrom, "init_from"); }
             catch (Ecg.Data.UserError e) { need(false, e.Message); }

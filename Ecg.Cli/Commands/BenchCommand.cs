@@ -19,7 +19,7 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
     {
         [CommandOption("--dataset <NPZ>")] [Description("Processed dataset to load (or map, when its signals are on disk) while training is timed: peak memory with the data loaded.")]
         public string? DatasetFile { get; init; }
-        [CommandOption("--stages <LIST>")] [Description("Comma-separated: read, preprocess, train, projections, growth (not in the default: it trains).")]
+        [CommandOption("--stages <LIST>")] [Description("Comma-separated: read, preprocess, train, engines (TorchSharp against ONNX Runtime inference, alternating), projections, growth (not in the default: it trains).")]
         [DefaultValue("read,preprocess,train,projections")]
         public string Stages { get; init; } = "read,preprocess,train,projections";
         [CommandOption("--batch-sizes <LIST>")] [Description("Batch sizes for training and inference.")]
@@ -34,6 +34,12 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
         [CommandOption("--phases <LIST>")] [Description("train, inference or both, for the train stage.")]
         [DefaultValue("train,inference")]
         public string Phases { get; init; } = "train,inference";
+        [CommandOption("--precisions <LIST>")] [Description("float32, bfloat16 or both, for the train stage (bfloat16 training keeps float32 master weights, as `ecg train --precision bfloat16`).")]
+        [DefaultValue(TrainingPrecision.Float32)]
+        public string Precisions { get; init; } = TrainingPrecision.Float32;
+        [CommandOption("--rounds <N>")] [Description("Alternating rounds per engine for the engines stage (each round: --steps batches).")]
+        [DefaultValue(3)]
+        public int Rounds { get; init; } = 3;
         [CommandOption("--steps <N>")] [Description("Timed steps per figure of the train stage (after one warm-up step).")]
         [DefaultValue(3)]
         public int Steps { get; init; } = 3;
@@ -57,10 +63,12 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var stages = settings.Stages.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet();
-        var unknown = stages.Except(new[] { "read", "preprocess", "train", "projections", "growth" }).ToArray();
+        var unknown = stages.Except(new[] { "read", "preprocess", "train", "engines", "projections", "growth" }).ToArray();
         if (unknown.Length > 0) throw new UserError($"--stages: unknown stage(s) {string.Join(", ", unknown)}.");
         var models = Names(settings.Models, "--models", ModelFactory.Names);
         var phases = Names(settings.Phases, "--phases", new[] { "train", "inference" });
+        var precisions = Names(settings.Precisions, "--precisions", TrainingPrecision.Names.ToArray());
+        if (settings.Rounds < 1) throw new UserError("--rounds must be at least 1.");
         var lengths = Counts(settings.Lengths, "--lengths");
         var batches = Counts(settings.BatchSizes, "--batch-sizes");
         if (settings.Steps < 1) throw new UserError("--steps must be at least 1.");
@@ -92,9 +100,19 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
                      $"{held.RecordCount:N0} records, {held.Signals.Length * 4 / 1048576.0:F0} MiB of signals");
             }
             foreach (var model in models)
-                TrainingBenchmark.Run(batches, lengths, settings.Steps, settings.Threads, model: model, phases: phases, onFigure: f =>
-                    Line($"{f.Phase} {f.Model}, batch {f.BatchSize}, {f.Length} samples", $"{f.SamplesPerSecond:F1} samples/s, peak RSS {f.PeakResidentMegabytes:F0} MiB"));
+                TrainingBenchmark.Run(batches, lengths, settings.Steps, settings.Threads, model: model, phases: phases, precisions: precisions, onFigure: f =>
+                    Line($"{f.Phase} {f.Model} {f.Precision}, batch {f.BatchSize}, {f.Length} samples", $"{f.SamplesPerSecond:F1} samples/s, peak RSS {f.PeakResidentMegabytes:F0} MiB"));
             GC.KeepAlive(held);
+        }
+
+        if (stages.Contains("engines"))
+        {
+            int threads = settings.Threads ?? Environment.ProcessorCount;
+            foreach (var model in models)
+                foreach (var window in lengths)
+                    foreach (var batch in batches)
+                        Ecg.Model.Export.InferenceSpeed.Compare(model, batch, window, settings.Steps, settings.Rounds, threads, roundDone: r =>
+                            Line($"inference {r.Model} on {r.Engine}, round {r.Round}, batch {batch}, {window} samples", $"{r.WindowsPerSecond:F1} samples/s"));
         }
 
         if (stages.Contains("projections"))

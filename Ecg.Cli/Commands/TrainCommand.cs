@@ -51,6 +51,8 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         public string? Device { get; init; }
         [CommandOption("--threads <N>")] [Description("CPU threads for torch (default: all cores).")]
         public int? Threads { get; init; }
+        [CommandOption("--precision <NAME>")] [Description("float32, or bfloat16: forward and backward in bfloat16 with float32 master weights (1.6-3x faster on CPUs with AVX512-BF16; evaluation stays float32).")]
+        public string? Precision { get; init; }
         [CommandOption("--patience <N>")] [Description("Stop after N epochs without a better validation macro AUC.")]
         public int? Patience { get; init; }
         [CommandOption("--split <NAME>")] [Description("benchmark (folds 1-8 train, 9 validation, 10 test), select (1-7 train, 8 validation for every choice, 9 test: for comparisons without fold 10) or original (1-8 train, 9-10 test).")]
@@ -160,6 +162,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             Seed = s.Seed ?? preset.Seed,
             Device = s.Device ?? preset.Device,
             Threads = s.Threads ?? preset.Threads,
+            Precision = s.Precision ?? preset.Precision,
             EarlyStoppingPatience = s.Patience ?? preset.EarlyStoppingPatience,
             EvalAggregation = s.Aggregation ?? preset.EvalAggregation,
             Task = LabelTask.Parse(s.Task).Name,

@@ -1,0 +1,83 @@
+module Ecg.Model.Tests.MixedPrecisionTests
+
+open System
+open Expecto
+open TorchSharp
+open type TorchSharp.torch
+open Ecg.Data
+open Ecg.Model
+open Ecg.Model.Tests.TrainingFixtures
+open Ecg.Model.Tests.TrainingTests
+
+let private bfloat16 config = modify config [ "precision", box "bfloat16" ]
+
+/// Largest |a - b| / (max |b| over the tensor), over matching tensors.
+let private relativeError (a: Tensor) (b: Tensor) =
+    let scale = b.abs().max().item<float32>()
+    (a.``to``(ScalarType.Float32) - b).abs().max().item<float32>() / Math.Max(scale, 1e-12f)
+
+[<Tests>]
+let tests =
+    testSequenced <| testList "MixedPrecision" [
+        test "the bfloat16 shadow gets the master's weights rounded, and hands back float32 gradients close to float32 backward" {
+            torch.set_num_threads 2
+            for model in [ "cross-lead-cnn"; "xresnet1d18"; "inception1d"; "resnet1d-wang" ] do
+                let config = bfloat16 (TrainingConfig(Model = model, Device = "cpu"))
+                torch.manual_seed 3L |> ignore
+                use master = ModelFactory.Create(config, 12, 5)
+                master.train()
+                use mixed = MixedPrecision.For(config, 12, 5, master, torch.CPU)
+                mixed.SetMode master
+                use x = torch.randn(8L, 12L, 250L)
+                use y = torch.randint(0L, 2L, [| 8L; 5L |]).``to``(ScalarType.Float32)
+                // Reference: float32 forward and backward on the master (dropout off, so both passes see the same network).
+                master.eval()
+                mixed.SetMode master
+                master.zero_grad()
+                (nn.functional.binary_cross_entropy_with_logits(master.forward x, y)).backward()
+                let reference = master.parameters() |> Seq.map (fun p -> p.grad.clone()) |> Seq.toArray
+                master.zero_grad()
+                mixed.Pull()
+                let loss = nn.functional.binary_cross_entropy_with_logits(mixed.Forward x, y)
+                Expect.equal loss.dtype ScalarType.Float32 "loss in float32"
+                loss.backward()
+                mixed.Push()
+                let parameters = master.parameters() |> Seq.toArray
+                for p in parameters do Expect.equal p.dtype ScalarType.Float32 "master weights stay float32"
+                for p in parameters do Expect.equal p.grad.dtype ScalarType.Float32 "master gradients in float32"
+                // bfloat16 keeps 8 bits of mantissa: the whole gradient points the same way (small tensors err by up to ~20%).
+                let flat (ts: Tensor seq) = torch.cat(ts |> Seq.map (fun t -> t.flatten()) |> Seq.toArray)
+                use g = flat (parameters |> Seq.map (fun p -> p.grad))
+                use r = flat reference
+                let cosine = (g.dot(r) / (g.norm() * r.norm())).item<float32>()
+                let errors = Array.zip parameters reference |> Array.map (fun (p, r) -> relativeError p.grad r)
+                printfn "%s: gradient cosine %.5f, relative error per tensor mean %.4f, max %.4f" model cosine (Array.average errors) (Array.max errors)
+                Expect.isGreaterThan cosine 0.999f (sprintf "%s: bfloat16 gradient along the float32 one" model)
+        }
+
+        test "bfloat16 training learns like float32, saves float32 weights, and resumes to the straight run's bytes" {
+            let data = synthetic 200 200 3
+            let f32 = Trainer.Start(temporaryArtifacts (), smallBenchmark 4, data, SplitScheme.Benchmark, options = quiet)
+            let b16 = Trainer.Start(temporaryArtifacts (), bfloat16 (smallBenchmark 4), data, SplitScheme.Benchmark, options = quiet)
+            Expect.equal b16.Session.Manifest.Config.Precision "bfloat16" "config.json records the precision"
+            let auc (r: TrainingResult) = r.History |> Seq.map (fun m -> m.ValidationMacroAuc) |> Seq.max
+            Expect.isGreaterThan (auc b16) 0.7 "bfloat16 validation macro AUC beats chance"
+            Expect.isLessThan (Math.Abs(auc b16 - auc f32)) 0.05 (sprintf "AUC float32 %.4f, bfloat16 %.4f" (auc f32) (auc b16))
+            Expect.isFalse (sameBytes (f32.Session.EpochWeightsPath 4) (b16.Session.EpochWeightsPath 4)) "the arithmetic did change"
+            use loaded = SessionModel.Load(b16.Session, WeightsChoice.Best, "cpu", System.Nullable())
+            for p in loaded.Network.parameters() do Expect.equal p.dtype ScalarType.Float32 "saved weights load as float32"
+            // Interrupted after epoch 1 and resumed: the same bytes as two epochs straight.
+            let config = bfloat16 (smallBenchmark 2)
+            let straight = Trainer.Start(temporaryArtifacts (), config, data, SplitScheme.Benchmark, options = quiet)
+            let first = Trainer.Start(temporaryArtifacts (), config, data, SplitScheme.Benchmark, options = TrainingOptions(WriteReports = false, StopAfterEpoch = 1))
+            let resumed = Trainer.Run(TrainingSession.Open first.Session.Folder, data, quiet)
+            Expect.isTrue (sameBytes (straight.Session.EpochWeightsPath 2) (resumed.Session.EpochWeightsPath 2)) "epoch_002.bin identical"
+        }
+
+        test "precision: configs written before it train in float32, an unknown one is refused by name" {
+            let old = TrainingConfig.FromJson("""{"model": "cross-lead-cnn"}""")
+            Expect.equal old.Precision "float32" "default"
+            Expect.throwsC (fun () -> (modify (smallConfig 1) [ "precision", box "float16" ]).Validate() |> ignore)
+                           (fun e -> Expect.stringContains e.Message "precision 'float16'" "names the field and value")
+        }
+    ]
