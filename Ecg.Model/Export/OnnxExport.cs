@@ -87,10 +87,14 @@ public static class OnnxExport
         }
     }
 
-    /// <summary>Exports a network (any type in <see cref="SupportedNetworks"/>) with the given metadata.</summary>
-    public static OnnxExportResult ExportNetwork(nn.Module<Tensor, Tensor> network, OnnxModelMetadata metadata, string outputPath)
+    /// <summary>
+    /// Exports a network (any type in <see cref="SupportedNetworks"/>) with the given metadata. <paramref name="planarLayout"/>
+    /// false writes 1-d convolutions and pools instead of the default 2-d ones over (batch, C, 1, L) (see OnnxGraphBuilder):
+    /// the same numbers, slower in ONNX Runtime; kept to measure what the layout buys.
+    /// </summary>
+    public static OnnxExportResult ExportNetwork(nn.Module<Tensor, Tensor> network, OnnxModelMetadata metadata, string outputPath, bool planarLayout = true)
     {
-        var model = Build(network, metadata);
+        var model = Build(network, metadata, planarLayout);
         AtomicFile.Write(outputPath, temporary =>
         {
             using var file = File.Create(temporary);
@@ -101,12 +105,12 @@ public static class OnnxExport
         return new OnnxExportResult(Path.GetFullPath(outputPath), metadata, model.Graph.Node.Count, parameters, operators);
     }
 
-    internal static ModelProto Build(nn.Module<Tensor, Tensor> network, OnnxModelMetadata metadata)
+    internal static ModelProto Build(nn.Module<Tensor, Tensor> network, OnnxModelMetadata metadata, bool planarLayout = true)
     {
         if (!OnnxNetworkEmitters.ByType.TryGetValue(network.GetType(), out var emit))
             throw new NotSupportedException($"ONNX export knows no graph for {network.GetType().Name} (known: {string.Join(", ", SupportedNetworks.Select(t => t.Name))}).");
         if (metadata.WindowSamples < 1) throw new ArgumentException($"ONNX export: window of {metadata.WindowSamples} samples.");
-        var graph = new OnnxGraphBuilder(metadata.Model);
+        var graph = new OnnxGraphBuilder(metadata.Model, planarLayout);
         var input = graph.Input(InputName, metadata.LeadNames.Length, metadata.WindowSamples);
         OnnxNetworkOutputs outputs;
         // Eval mode for the export only (BatchNorm statistics are read, not used), restored after.

@@ -13,6 +13,11 @@ namespace Ecg.Model.Export;
 /// (or the linear layer after it), in double precision; dropout adds nothing. Shapes are tracked statically
 /// (the batch is the only free dimension), so layers whose padding depends on the input length (Keras "same",
 /// ceil-mode pooling) get fixed pads.
+///
+/// Convolutions and pools are written as 2-d ones over a (batch, C, 1, L) map (kernels 1 x k): ONNX Runtime's CPU
+/// provider runs 2-d convolutions in its blocked NCHWc layout, and 1-d ones not. Which values are held that way is
+/// tracked here (<see cref="planar"/>); tracked shapes stay the logical (batch, C, L), and the layers that need 3-d
+/// input (LSTM, last step) get it back by a Squeeze.
 /// </summary>
 internal sealed class OnnxGraphBuilder
 {
@@ -22,9 +27,17 @@ internal sealed class OnnxGraphBuilder
     private readonly GraphProto graph = new();
     private readonly Dictionary<string, long[]> shapes = new();
     private readonly HashSet<string> initializerNames = new();
+    /// <summary>Values held as (batch, C, 1, L).</summary>
+    private readonly HashSet<string> planar = new();
+    private readonly bool planarLayout;
     private int nodeCount;
 
-    public OnnxGraphBuilder(string name) => graph.Name = name;
+    /// <param name="planarLayout">write convolutions and pools as 2-d ones (the default; see the class summary).</param>
+    public OnnxGraphBuilder(string name, bool planarLayout = true)
+    {
+        graph.Name = name;
+        this.planarLayout = planarLayout;
+    }
 
     public GraphProto Graph => graph;
 
@@ -44,7 +57,7 @@ internal sealed class OnnxGraphBuilder
     public void Output(string value, string name)
     {
         var shape = ShapeOf(value);
-        AddNode("Identity", new[] { value }, name);
+        AddNode("Identity", new[] { Unplanar(value) }, name);
         shapes[name] = shape;
         graph.Output.Add(ValueInfo(name, shape));
     }
@@ -94,18 +107,20 @@ internal sealed class OnnxGraphBuilder
                 bias[o] = bias[o] * scale[o] + shift[o];
             }
         }
-        var w = Constant(path + ".weight", ToFloat(weight), conv.weight!.shape);
+        var weightShape = planarLayout ? new[] { conv.weight!.shape[0], conv.weight.shape[1], 1, kernel } : conv.weight!.shape;
+        var w = Constant(path + ".weight", ToFloat(weight), weightShape);
         var b = Constant(path + ".bias", ToFloat(bias), new[] { outChannels });
-        var y = AddNode("Conv", new[] { x, w, b }, Fresh(path), node =>
+        var y = AddNode("Conv", new[] { Planar(x), w, b }, Fresh(path), node =>
         {
-            node.Attribute.Add(Ints("kernel_shape", kernel));
-            node.Attribute.Add(Ints("strides", stride));
-            node.Attribute.Add(Ints("dilations", dilation));
-            node.Attribute.Add(Ints("pads", left, right));
+            node.Attribute.Add(Ints("kernel_shape", Spatial(kernel, 1)));
+            node.Attribute.Add(Ints("strides", Spatial(stride, 1)));
+            node.Attribute.Add(Ints("dilations", Spatial(dilation, 1)));
+            node.Attribute.Add(Ints("pads", planarLayout ? new[] { 0, left, 0, right } : new[] { left, right }));
             node.Attribute.Add(Int("group", conv.groups));
         });
         long length = (input[2] + left + right - dilation * (kernel - 1) - 1) / stride + 1;
         shapes[y] = new[] { Batch, outChannels, length };
+        if (planarLayout) planar.Add(y);
         return y;
     }
 
@@ -147,6 +162,7 @@ internal sealed class OnnxGraphBuilder
     {
         if (!ShapeOf(a).SequenceEqual(ShapeOf(b)))
             throw new InvalidOperationException($"ONNX export: cannot add shapes ({Dims(ShapeOf(a))}) and ({Dims(ShapeOf(b))}).");
+        if (planar.Contains(a) != planar.Contains(b)) (a, b) = (Planar(a), Planar(b));
         return Same(a, AddNode("Add", new[] { a, b }, Fresh("add")));
     }
 
@@ -156,8 +172,11 @@ internal sealed class OnnxGraphBuilder
         var first = ShapeOf(parts[0]);
         var shape = (long[])first.Clone();
         shape[1] = parts.Sum(p => ShapeOf(p)[1]);
-        var y = AddNode("Concat", parts.ToArray(), Fresh("concat"), node => node.Attribute.Add(Int("axis", 1)));
+        bool anyPlanar = parts.Any(planar.Contains);
+        var inputs = parts.Select(p => anyPlanar ? Planar(p) : p).ToArray();
+        var y = AddNode("Concat", inputs, Fresh("concat"), node => node.Attribute.Add(Int("axis", 1)));
         shapes[y] = shape;
+        if (anyPlanar) planar.Add(y);
         return y;
     }
 
@@ -165,15 +184,16 @@ internal sealed class OnnxGraphBuilder
     {
         long kernel = pool.kernel_size, stride = pool.stride ?? kernel, padding = pool.padding ?? 0, dilation = pool.dilation ?? 1;
         var input = ShapeOf(x);
-        var y = AddNode("MaxPool", new[] { x }, Fresh(path), node =>
+        var y = AddNode("MaxPool", new[] { Planar(x) }, Fresh(path), node =>
         {
-            node.Attribute.Add(Ints("kernel_shape", kernel));
-            node.Attribute.Add(Ints("strides", stride));
-            node.Attribute.Add(Ints("pads", padding, padding));
-            node.Attribute.Add(Ints("dilations", dilation));
+            node.Attribute.Add(Ints("kernel_shape", Spatial(kernel, 1)));
+            node.Attribute.Add(Ints("strides", Spatial(stride, 1)));
+            node.Attribute.Add(Ints("pads", planarLayout ? new[] { 0, padding, 0, padding } : new[] { padding, padding }));
+            node.Attribute.Add(Ints("dilations", Spatial(dilation, 1)));
             node.Attribute.Add(Int("ceil_mode", pool.ceil_mode ? 1 : 0));
         });
         shapes[y] = new[] { Batch, input[1], PooledLength(input[2], kernel, stride, padding, dilation, pool.ceil_mode) };
+        if (planarLayout) planar.Add(y);
         return y;
     }
 
@@ -191,22 +211,24 @@ internal sealed class OnnxGraphBuilder
         long length = input[2];
         long outLength = PooledLength(length, kernel, stride, 0, 1, pool.ceil_mode);
         long needed = (outLength - 1) * stride + kernel;
-        var pooledInput = x;
+        var pooledInput = Planar(x);
         if (needed > length)
         {
             // Only a single overhanging element is averaged correctly by repetition (kernel 2, as xresnet uses).
             if (needed - length != 1 || kernel != 2)
                 throw new NotSupportedException($"ONNX export: '{path}' (kernel {kernel}, stride {stride}) overhangs length {length} by {needed - length}.");
-            var pads = Constant(path + ".pads", new long[] { 0, 0, 0, 0, 0, 1 });
-            pooledInput = AddNode("Pad", new[] { x, pads }, Fresh(path + ".edge"), node => node.Attribute.Add(Text("mode", "edge")));
+            // Pad's pads: every axis's begin, then every axis's end; one more element at the end of time.
+            var pads = Constant(path + ".pads", planarLayout ? new long[] { 0, 0, 0, 0, 0, 0, 0, 1 } : new long[] { 0, 0, 0, 0, 0, 1 });
+            pooledInput = AddNode("Pad", new[] { pooledInput, pads }, Fresh(path + ".edge"), node => node.Attribute.Add(Text("mode", "edge")));
             shapes[pooledInput] = new[] { Batch, input[1], needed };
         }
         var y = AddNode("AveragePool", new[] { pooledInput }, Fresh(path), node =>
         {
-            node.Attribute.Add(Ints("kernel_shape", kernel));
-            node.Attribute.Add(Ints("strides", stride));
+            node.Attribute.Add(Ints("kernel_shape", Spatial(kernel, 1)));
+            node.Attribute.Add(Ints("strides", Spatial(stride, 1)));
         });
         shapes[y] = new[] { Batch, input[1], outLength };
+        if (planarLayout) planar.Add(y);
         return y;
     }
 
@@ -230,7 +252,7 @@ internal sealed class OnnxGraphBuilder
         long length = input[2];
 
         // (batch, C, L) -> (L, batch, C): ONNX LSTM's default layout is sequence first.
-        var sequence = Transpose(x, new long[] { 2, 0, 1 }, new[] { length, Batch, input[1] }, path + ".sequence");
+        var sequence = Transpose(Unplanar(x), new long[] { 2, 0, 1 }, new[] { length, Batch, input[1] }, path + ".sequence");
         for (int layer = 0; layer < layers; layer++)
         {
             long inputs = ShapeOf(sequence)[2];
@@ -293,7 +315,7 @@ internal sealed class OnnxGraphBuilder
         if (input.Length != 3) throw new InvalidOperationException($"ONNX export: last time step of shape ({Dims(input)}), not (batch, C, L).");
         // A scalar index drops the time axis, as torch's select(-1, -1) does.
         var index = Constant("lastStep.index", new[] { input[2] - 1 }, Array.Empty<long>());
-        var y = AddNode("Gather", new[] { x, index }, Fresh("lastStep"), node => node.Attribute.Add(Int("axis", 2)));
+        var y = AddNode("Gather", new[] { Unplanar(x), index }, Fresh("lastStep"), node => node.Attribute.Add(Int("axis", 2)));
         shapes[y] = new[] { Batch, input[1] };
         return y;
     }
@@ -308,9 +330,10 @@ internal sealed class OnnxGraphBuilder
     {
         var input = ShapeOf(x);
         // Opset 17: axes is still an attribute of ReduceMean/ReduceMax (an input from opset 18).
+        bool held2d = planar.Contains(x);
         var y = AddNode(op, new[] { x }, Fresh(op), node =>
         {
-            node.Attribute.Add(Ints("axes", 2));
+            node.Attribute.Add(held2d ? Ints("axes", 2, 3) : Ints("axes", 2));
             node.Attribute.Add(Int("keepdims", 0));
         });
         shapes[y] = new[] { Batch, input[1] };
@@ -366,6 +389,31 @@ internal sealed class OnnxGraphBuilder
     private string Same(string like, string y)
     {
         shapes[y] = ShapeOf(like);
+        if (planar.Contains(like)) planar.Add(y);
+        return y;
+    }
+
+    /// <summary>Attribute values for one spatial axis: (1, value) over a planar map's (1, L) axes, else (value).</summary>
+    private long[] Spatial(long value, long height) => planarLayout ? new[] { height, value } : new[] { value };
+
+    /// <summary>A (batch, C, L) value as (batch, C, 1, L) when the layout is planar (Unsqueeze of axis 2); others as they are.</summary>
+    private string Planar(string x)
+    {
+        if (!planarLayout || planar.Contains(x) || ShapeOf(x).Length != 3) return x;
+        var axes = Constant("planar.axes", new long[] { 2 });
+        var y = AddNode("Unsqueeze", new[] { x, axes }, Fresh("planar"));
+        shapes[y] = ShapeOf(x);
+        planar.Add(y);
+        return y;
+    }
+
+    /// <summary>A planar value back as (batch, C, L) (Squeeze of axis 2); others as they are.</summary>
+    private string Unplanar(string x)
+    {
+        if (!planar.Contains(x)) return x;
+        var axes = Constant("planar.axes", new long[] { 2 });
+        var y = AddNode("Squeeze", new[] { x, axes }, Fresh("sequence"));
+        shapes[y] = ShapeOf(x);
         return y;
     }
 
