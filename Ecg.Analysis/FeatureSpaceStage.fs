@@ -239,9 +239,13 @@ type FeatureSpaceStage private () =
         cancel.ThrowIfCancellationRequested()
         report "metadata"
         let schemes = [| BucketScheme.Age; BucketScheme.Sex; BucketScheme.Height; BucketScheme.Weight |]
-        let valuesOf (field: string) =
-            let source = match field with | "age" -> dataset.Age | "sex" -> dataset.Sex | "height" -> dataset.Height | _ -> dataset.Weight
-            indices |> Array.map (fun i -> source.[i])
+        // Each field's values for the split's records, gathered once (the CSV and the charts read them per record).
+        let fieldValues =
+            schemes |> Array.map (fun scheme ->
+                let source = match scheme.Field with | "age" -> dataset.Age | "sex" -> dataset.Sex | "height" -> dataset.Height | _ -> dataset.Weight
+                scheme.Field, indices |> Array.map (fun i -> source.[i]))
+            |> dict
+        let valuesOf (field: string) = fieldValues.[field]
         let clusteringsByK = Collections.Generic.Dictionary<int, int[]>()
         let clusteringFor k =
             match clusteringsByK.TryGetValue k with

@@ -67,17 +67,51 @@ module internal InterpolatedRepulsion =
     [<Literal>]
     let private Channels = 4
 
+    /// glibc's malloc_trim: gives the native heap's free pages back to the OS.
+    [<Runtime.InteropServices.DllImport("libc", EntryPoint = "malloc_trim")>]
+    extern int private mallocTrim(unativeint pad)
+
+    /// After the grid has grown: torch's FFT buffers of the old size were freed into glibc's heaps, which the larger
+    /// ones cannot reuse; without a trim they stay resident (GBs over a 20,000-point run, as the grid grows step by step).
+    let private releaseFreedNativeMemory () =
+        if OperatingSystem.IsLinux() then
+            try mallocTrim 0un |> ignore
+            with :? EntryPointNotFoundException | :? DllNotFoundException -> ()   // not glibc (musl): nothing to trim
+
     /// Buffers kept from one call to the next: fresh large arrays every iteration cost page faults and GC.
+    /// The grid grows with the embedding over the first iterations; a buffer that must grow gets half as much again
+    /// as asked, so a run allocates a few grid buffers, not one per grid size (each a large-object-heap array that
+    /// stays resident until a full collection: GBs at 20,000 points).
     type Workspace() =
         let arrays = Collections.Generic.Dictionary<string, obj>()
-        /// The buffer named `name` with `length` elements (zeroed when `clear`), reused while the length fits.
+        let tensors = Collections.Generic.Dictionary<string, torch.Tensor>()
+        /// A float64 torch tensor named `name` of `shape`, kept (outside any dispose scope) while the shape fits:
+        /// torch.tensor(managed memory) would copy through a fresh managed array on every call.
+        member _.Tensor(name: string, shape: int64[]) : torch.Tensor =
+            match tensors.TryGetValue name with
+            | true, t when t.shape = shape -> t
+            | found, old ->
+                if found then
+                    old.Dispose()
+                    releaseFreedNativeMemory ()
+                let t = torch.empty(ReadOnlySpan<int64>(shape), dtype = torch.ScalarType.Float64).DetachFromDisposeScope()
+                tensors.[name] <- t
+                t
+        interface IDisposable with
+            member _.Dispose() =
+                for t in tensors.Values do t.Dispose()
+                tensors.Clear()
+        /// A buffer named `name` with at least `length` elements (the first `length` zeroed when `clear`).
         member _.Get<'T>(name: string, length: int, clear: bool) : 'T[] =
             match arrays.TryGetValue name with
-            | true, (:? ('T[]) as a) when a.Length = length ->
-                if clear then Array.Clear a
+            | true, (:? ('T[]) as a) when a.Length >= length ->
+                if clear then Array.Clear(a, 0, length)
                 a
-            | _ ->
-                let a = Array.zeroCreate<'T> length
+            | found, previous ->
+                let size = if found then max length (int (min (int64 Int32.MaxValue) (int64 length * 3L / 2L))) else length
+                if found then arrays.Remove name |> ignore
+                ignore previous
+                let a = Array.zeroCreate<'T> size
                 arrays.[name] <- box a
                 a
 
@@ -96,20 +130,26 @@ module internal InterpolatedRepulsion =
                 let q = 1.0 / (1.0 + di * di + dj * dj)
                 kernel.[i * size + j] <- q * q) |> ignore
         // The kernel is real and even, so its transform is real.
-        let kernelHat = torch.fft.rfft2(torch.tensor(kernel, ReadOnlySpan<int64>([| int64 size; int64 size |]))).real
+        let kernelTensor = workspace.Tensor("kernel", [| int64 size; int64 size |])
+        kernelTensor.data<float>().CopyFrom(ReadOnlySpan<float>(kernel, 0, size * size), 0, 0L)
+        let kernelHat = torch.fft.rfft2(kernelTensor).real
         // Two channels per task: each task's torch calls run on its own thread (torch itself on one thread),
         // so both cores work, and each channel's arithmetic is the same whatever the scheduling.
         let potentials = workspace.Get<float>("potentials", Channels * m * m, false)
         let half = Channels / 2
+        let inputs = Array.init 2 (fun part -> workspace.Tensor(sprintf "charges%d" part, [| int64 half; int64 m; int64 m |]))
         Parallel.For(0, 2, fun part ->
             use taskScope = torch.NewDisposeScope()
             let offset = part * half * m * m
-            let w = torch.tensor(Memory<float>(charges, offset, half * m * m), ReadOnlySpan<int64>([| int64 half; int64 m; int64 m |]))
+            let w = inputs.[part]
+            w.data<float>().CopyFrom(ReadOnlySpan<float>(charges, offset, half * m * m), 0, 0L)
             let rows = torch.fft.rfft(w, int64 size, -1L)
             let spectrum = torch.fft.fft_(rows, int64 size, -2L)
             let back = torch.fft.ifft(spectrum * kernelHat, -1L, -2L).narrow(1L, 0L, int64 m)
             let result = torch.fft.irfft(back, int64 size, -1L).narrow(2L, 0L, int64 m).contiguous()
-            Array.blit (result.data<float>().ToArray()) 0 potentials offset (half * m * m)) |> ignore
+            // Straight into the workspace: a fresh array per call would put a large-object-heap array on every
+            // iteration (GBs of resident memory before the GC reclaims them).
+            result.data<float>().CopyTo(Span<float>(potentials, offset, half * m * m), 0, 0L)) |> ignore
         potentials
 
     /// Repulsive terms of the t-SNE gradient for every point: negX.[i] = sum_j q_ij^2 (x_i - x_j) (likewise
@@ -146,7 +186,7 @@ module internal InterpolatedRepulsion =
         for b in 1 .. boxes * boxes do starts.[b] <- starts.[b] + starts.[b - 1]
         let order = workspace.Get<int>("order", n, false)
         let fill = workspace.Get<int>("fill", boxes * boxes + 1, false)
-        Array.blit starts 0 fill 0 starts.Length
+        Array.blit starts 0 fill 0 (boxes * boxes + 1)
         for i in 0 .. n - 1 do
             order.[fill.[boxOf.[i]]] <- i
             fill.[boxOf.[i]] <- fill.[boxOf.[i]] + 1
@@ -196,4 +236,6 @@ module internal InterpolatedRepulsion =
             negY.[i] <- y * p1 - py
             normaliserParts.[i] <- (1.0 + x * x + y * y) * p1 - 2.0 * (x * px + y * py) + pr) |> ignore
         // Minus each point's own term (q_ii = 1).
-        Array.sum normaliserParts - float n
+        let mutable z = 0.0
+        for i in 0 .. n - 1 do z <- z + normaliserParts.[i]
+        z - float n

@@ -97,7 +97,8 @@ module Tsne =
         checkCoordinates xs ys
         let negX = Array.zeroCreate<float> xs.Length
         let negY = Array.zeroCreate<float> xs.Length
-        let z = InterpolatedRepulsion.compute (InterpolatedRepulsion.Workspace()) xs ys negX negY
+        use workspace = new InterpolatedRepulsion.Workspace()
+        let z = InterpolatedRepulsion.compute workspace xs ys negX negY
         { X = negX; Y = negY; Normaliser = z }
 
     /// Repulsive forces by the Barnes-Hut quadtree with accuracy `theta` (0: exact).
@@ -215,7 +216,7 @@ module Tsne =
         let sumQParts = Array.zeroCreate<float> n
         let negX = Array.zeroCreate<float> n
         let negY = Array.zeroCreate<float> n
-        let workspace = InterpolatedRepulsion.Workspace()
+        use workspace = new InterpolatedRepulsion.Workspace()
         // Returns the KL divergence when asked (it needs the normaliser, so it comes with the gradient).
         let gradient (exaggeration: float) (withError: bool) =
             let sumQ =

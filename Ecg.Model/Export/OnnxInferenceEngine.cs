@@ -101,12 +101,15 @@ public sealed class OnnxInferenceEngine : IDisposable
     /// One run of the graph on <paramref name="windows"/>: (count, leads, window) row-major in mV. Returns the logits
     /// (count * classes) and the embeddings (count * embedding size). For timing and for callers that cut windows themselves.
     /// </summary>
-    public (float[] Logits, float[] Embeddings) RunWindows(float[] windows, int count)
+    public (float[] Logits, float[] Embeddings) RunWindows(float[] windows, int count) => RunWindows(windows.AsMemory(), count);
+
+    /// <summary><see cref="RunWindows(float[], int)"/> on a slice of a larger buffer.</summary>
+    public (float[] Logits, float[] Embeddings) RunWindows(Memory<float> windows, int count)
     {
         int leads = Metadata.LeadNames.Length, window = Metadata.WindowSamples;
         if (windows.Length != (long)count * leads * window)
             throw new ArgumentException($"{count} windows of {leads} x {window} need {(long)count * leads * window} values, got {windows.Length}.");
-        using var input = OrtValue.CreateTensorValueFromMemory(windows, new long[] { count, leads, window });
+        using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, windows, new long[] { count, leads, window });
         using var outputs = session.Run(runOptions, new[] { OnnxExport.InputName }, new[] { input }, new[] { OnnxExport.LogitsName, OnnxExport.EmbeddingName });
         return (outputs[0].GetTensorDataAsSpan<float>().ToArray(), outputs[1].GetTensorDataAsSpan<float>().ToArray());
     }
@@ -153,7 +156,17 @@ public sealed class OnnxInferenceEngine : IDisposable
                             target[l * window + t] = signal[(start + t) * leads + l];
                 }
             }
-            var (logits, embedded) = RunWindows(staging, inputs);
+            // The graph runs on at most `batch` windows at a time: the records' 7 windows in one run would hold 7x the
+            // activations (ONNX Runtime's arena keeps its peak), for no gain in speed.
+            var logits = new float[inputs * classes];
+            var embedded = new float[inputs * m.EmbeddingSize];
+            for (int first = 0; first < inputs; first += batch)
+            {
+                int run = Math.Min(batch, inputs - first);
+                var (l, e) = RunWindows(staging.AsMemory(first * windowValues, run * windowValues), run);
+                l.CopyTo(logits, first * classes);
+                e.CopyTo(embedded, first * m.EmbeddingSize);
+            }
             var span = result.AsSpan(offset * width, count * width);
             if (embeddings) MeanOverWindows(embedded, windowCount, count, width, span);
             else Probabilities(logits, windowCount, count, classes, m.Aggregation, span);
