@@ -12,8 +12,11 @@ public sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
     {
         [CommandOption("--split <NAME>")] [Description(SharedOptions.SplitHelp)]
         public string? Split { get; init; }
-        [CommandOption("--aggregation <HOW>")] [Description(SharedOptions.AggregationHelp)]
+        [CommandOption("--aggregation <HOW>")] [Description(SharedOptions.AggregationHelp + " choose: the one with the best validation macro AUC (fold 8 under select), then the split evaluated once with it.")]
         public string? Aggregation { get; init; }
+
+        /// <summary>`--aggregation choose`: picked on validation (EvaluationStage.RunChoosingAggregation).</summary>
+        public bool ChoosesAggregation => string.Equals(Aggregation?.Trim(), "choose", StringComparison.OrdinalIgnoreCase);
         [CommandOption("--engine <ENGINE>")] [Description(SharedOptions.EngineHelp)]
         [DefaultValue("torch")]
         public string Engine { get; init; } = "torch";
@@ -24,7 +27,7 @@ public sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         public override ValidationResult Validate()
         {
             var result = base.Validate();
-            return result.Successful ? Check(() => { SharedOptions.CheckSplit(Split); SharedOptions.Aggregation(Aggregation); SharedOptions.Engine(Engine); }) : result;
+            return result.Successful ? Check(() => { SharedOptions.CheckSplit(Split); if (!ChoosesAggregation) SharedOptions.Aggregation(Aggregation); SharedOptions.Engine(Engine); }) : result;
         }
     }
 
@@ -32,10 +35,14 @@ public sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
     {
         var session = settings.OpenSession(settings.Session);
         var dataset = settings.LoadDataset(session);
+        var split = SharedOptions.Split(settings.Split, session.SplitScheme);
+        var engine = SharedOptions.Engine(settings.Engine);
         var outcome = ConsoleProgress.Run($"Evaluating session {session.Number} ({settings.WeightsChoice} weights)", progress =>
-            EvaluationStage.Run(session, dataset, SharedOptions.Split(settings.Split, session.SplitScheme), settings.WeightsChoice, SharedOptions.Aggregation(settings.Aggregation),
-                                settings.Bootstrap, p => progress.Report(p.Done, p.Total, p.Step), cancellationToken,
-                                SharedOptions.Engine(settings.Engine)));
+            settings.ChoosesAggregation
+                ? EvaluationStage.RunChoosingAggregation(session, dataset, split, settings.WeightsChoice, settings.Bootstrap,
+                                                         p => progress.Report(p.Done, p.Total, p.Step), cancellationToken, engine).Outcome
+                : EvaluationStage.Run(session, dataset, split, settings.WeightsChoice, SharedOptions.Aggregation(settings.Aggregation),
+                                      settings.Bootstrap, p => progress.Report(p.Done, p.Total, p.Step), cancellationToken, engine));
         AnsiConsole.Write(new Text(outcome.Text));
         AnsiConsole.WriteLine($"written: {outcome.ReportPath}");
         return ExitCodes.Success;

@@ -123,7 +123,10 @@ let tests =
             Expect.equal badTarget.ExitCode 1 "unknown probe target"
             Expect.stringContains badTarget.Output "shoe_size" "named"
 
-            expectOk (ecgIn work [ "train"; "--epochs"; "1"; "--batch-size"; "64"; "--seed"; "4"; "--model"; "xresnet1d18" ])
+            // The second member trains in bfloat16 mixed precision: its float32 weights serve every later stage alike.
+            expectOk (ecgIn work [ "train"; "--epochs"; "1"; "--batch-size"; "64"; "--seed"; "4"; "--model"; "xresnet1d18"; "--precision"; "bfloat16" ])
+            Expect.stringContains (File.ReadAllText(Path.Combine(work, "artifacts", "training_sessions", "session_2", "config.json")))
+                                  "\"precision\": \"bfloat16\"" "config.json records the precision"
             let ensemble = ecgIn work [ "ensemble"; "--sessions"; "1,2"; "--split"; "validation"; "--bootstrap"; "20" ]
             expectOk ensemble
             Expect.stringContains ensemble.Output "Ensemble of sessions 1, 2" "names its members"
@@ -241,6 +244,14 @@ let tests =
             Expect.equal other.ExitCode 1 "another scheme than the session's"
             Expect.stringContains other.Output "trained under the select split" "says which scheme the session has"
             expectOk (ecgIn work [ "embed"; "--session"; "2"; "--split"; "select" ])
+            // The window aggregation chosen on fold 8, the test split evaluated once with it.
+            let aggregation = ecgIn work [ "evaluate"; "--session"; "1"; "--aggregation"; "choose"; "--bootstrap"; "0" ]
+            expectOk aggregation
+            Expect.isMatch aggregation.Output @"Aggregation chosen on the validation split: (max|mean|whole) \(validation macro AUC: max [0-9.]+, mean [0-9.]+, whole [0-9.]+\)" "every candidate's fold-8 figure"
+            Expect.stringContains aggregation.Output "Session 1, test split" "then the test split"
+            let chooseOnValidation = ecgIn work [ "evaluate"; "--session"; "1"; "--aggregation"; "choose"; "--split"; "validation" ]
+            Expect.equal chooseOnValidation.ExitCode 1 "not reported on the records it was chosen on"
+            Expect.stringContains chooseOnValidation.Output "chosen on" "says why"
 
             let chosen = ecgIn work [ "ensemble"; "--sessions"; "1,2"; "--choose"; "--rounds"; "4"; "--bootstrap"; "0" ]
             expectOk chosen
@@ -276,6 +287,16 @@ let tests =
             Expect.isMatch r.Output @"read WFDB \(warm cache\)\s+\d+ records/s" "reading speed"
             Expect.isMatch r.Output @"preprocess in memory, warm cache\s+\d+ records/s" "preprocessing speed"
             Expect.stringContains r.Output (sprintf "[%d cores]" Environment.ProcessorCount) "the machine's core count"
+            let speeds = ecgIn (tempFolder "bench") [ "bench"; "--stages"; "train,engines"; "--batch-sizes"; "4"; "--lengths"; "250"; "--steps"; "1"
+                                                      "--rounds"; "1"; "--phases"; "train"; "--precisions"; "float32,bfloat16" ]
+            expectOk speeds
+            for precision in [ "float32"; "bfloat16" ] do
+                Expect.isMatch speeds.Output (sprintf @"train cross-lead-cnn %s, batch 4, 250 samples\s+\d+\.\d samples/s" precision) precision
+            for engine in [ "torchsharp"; "onnxruntime"; "onnxruntime, 1-d convolutions" ] do
+                Expect.isMatch speeds.Output (sprintf @"inference cross-lead-cnn on %s, round 1, batch 4, 250 samples\s+\d+\.\d samples/s" engine) engine
+            let badPrecision = ecgIn (tempFolder "bench") [ "bench"; "--stages"; "train"; "--precisions"; "float16" ]
+            Expect.equal badPrecision.ExitCode 1 "unknown precision"
+            Expect.stringContains badPrecision.Output "float16" "named"
         }
 
         test "bench growth measures each record count in its own process" {
