@@ -1,3 +1,4 @@
+using System.Globalization;
 using Ecg.Data;
 
 namespace Ecg.Model;
@@ -79,8 +80,9 @@ public static class Ensemble
     /// </summary>
     public static ChosenEnsembleOutcome Choose(ArtifactLayout layout, IReadOnlyList<TrainingSession> candidates, ProcessedDataset dataset,
                                                WeightsChoice weights, WindowAggregation? aggregation, int rounds, int bootstrap,
-                                               Action<StageProgress>? progress = null, CancellationToken cancel = default)
+                                               Action<StageProgress>? progress = null, CancellationToken cancel = default, double minimumGain = 0)
     {
+        if (!(minimumGain >= 0)) throw new UserError($"--min-gain {minimumGain}: give 0 or more.");
         if (candidates.Count < 2) throw new UserError("Choosing an ensemble needs at least two candidate sessions, e.g. --sessions 1,2,3.");
         if (rounds < 1) throw new UserError($"--rounds {rounds}: give at least 1.");
         RequireSameTaskAndLeads(candidates);
@@ -94,7 +96,7 @@ public static class Ensemble
 
         var validation = candidates.Select(s => evaluate(s, DataSplit.Validation)).ToArray();
         RequireSameRecords(validation, names, DataSplit.Validation);
-        var choice = EnsembleSelection.Greedy(validation, rounds);
+        var choice = EnsembleSelection.Greedy(validation, rounds, minimumGain);
         var chosen = Enumerable.Range(0, candidates.Count).Where(c => choice.Counts[c] > 0).ToArray();
         var chosenWeights = chosen.Select(c => choice.Weights[c]).ToArray();
         var chosenNames = string.Join(", ", chosen.Select(c => candidates[c].Number));
@@ -113,7 +115,9 @@ public static class Ensemble
         var lines = new List<string>
         {
             $"Ensemble chosen from sessions {names} on the validation split (fold {folds}, {validation[0].EcgIds.Length} records) by forward " +
-            $"selection with replacement (Caruana et al. 2004), {rounds} rounds; kept: round {choice.KeptRound}, validation macro AUC {choice.ValidationMacroAuc:F4}.",
+            $"selection with replacement (Caruana et al. 2004), {rounds} rounds" +
+            (minimumGain > 0 ? string.Create(CultureInfo.InvariantCulture, $", a later round kept only for a gain of at least {minimumGain:G4}") : "") +
+            $"; kept: round {choice.KeptRound}, validation macro AUC {choice.ValidationMacroAuc:F4}.",
             "Members and weights (weighted mean of probabilities" + (aggregation is { } a ? $", windows combined by {a.Name()}" : "") +
             (weights.IsBest ? "" : $", weights {weights}") + "):",
         };
@@ -126,14 +130,15 @@ public static class Ensemble
         var text = string.Join("\n", lines) + "\n"
                    + EvaluationReport.Text($"Chosen ensemble, {reported.Split} split, {reported.EcgIds.Length} records", reported, bootstrap, thresholds);
 
-        var suffix = (weights.IsBest ? "" : $"_weights_{weights}") + (aggregation is { } agg ? $"_{agg.Name()}" : "");
+        var suffix = (weights.IsBest ? "" : $"_weights_{weights}") + (aggregation is { } agg ? $"_{agg.Name()}" : "")
+                     + (minimumGain > 0 ? string.Create(CultureInfo.InvariantCulture, $"_min_gain_{minimumGain:G4}") : "");
         var name = $"chosen_from_{string.Join("_", candidates.Select(s => s.Number))}_{report.Name()}{suffix}";
         var path = layout.EnsembleReport(name);
         var record = new ChosenEnsembleFile(
             candidates.Select(s => s.Number).ToArray(), chosen.Select(c => candidates[c].Number).ToArray(), chosenWeights,
             choice.KeptRound, rounds, choice.ValidationMacroAuc, choice.Rounds.Select(r => candidates[r.Added].Number).ToArray(),
             choice.Rounds.Select(r => r.ValidationMacroAuc).ToArray(), weights.ToString(), aggregation?.Name() ?? "each member's own",
-            report.Name(), reported.MacroAuc);
+            report.Name(), reported.MacroAuc, minimumGain);
         AtomicFile.WriteAllText(layout.EnsembleChoice(name), System.Text.Json.JsonSerializer.Serialize(record, JsonDefaults.Options));
         AtomicFile.WriteAllText(path, text);
         return new ChosenEnsembleOutcome(choice, chosen.Select(c => candidates[c]).ToArray(), chosenWeights,
@@ -174,5 +179,5 @@ public sealed record ChosenEnsembleOutcome(EnsembleChoice Choice, TrainingSessio
 public sealed record ChosenEnsembleFile(
     int[] Candidates, int[] Members, double[] Weights, int KeptRound, int Rounds, double ValidationMacroAuc,
     int[] AddedPerRound, double[] ValidationMacroAucPerRound, string SessionWeights, string Aggregation,
-    string ReportedSplit, double ReportedMacroAuc);
+    string ReportedSplit, double ReportedMacroAuc, double MinimumGain = 0);
 

@@ -32,6 +32,9 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         [CommandOption("--rounds <N>")] [Description("With --choose: selection rounds (each adds one member, again if already in); the best round is kept.")]
         [DefaultValue(25)]
         public int Rounds { get; init; } = 25;
+        [CommandOption("--min-gain <G>")] [Description("With --choose: a later round replaces the kept one only when its validation macro AUC is higher by at least G (e.g. 1e-4: fewer members for fifth-decimal gains).")]
+        [DefaultValue(0.0)]
+        public double MinimumGain { get; init; }
 
         public string[] SessionList => Sessions.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 
@@ -41,6 +44,7 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
             if (!result.Successful) return result;
             if (SessionList.Length < 2) return ValidationResult.Error("--sessions needs at least two session numbers, e.g. --sessions 1,2,3.");
             if (Rounds < 1) return ValidationResult.Error($"--rounds {Rounds}: give at least 1.");
+            if (!(MinimumGain >= 0)) return ValidationResult.Error($"--min-gain {MinimumGain}: give 0 or more.");
             if (Choose && Split is not null && DataSplits.ParseForSession(Split, null) is { } part && part != DataSplit.Test)
                 return ValidationResult.Error($"--split {Split} with --choose: the choice is made on validation and reported on test; leave --split out.");
             return Check(() => { SharedOptions.CheckSplit(Split); SharedOptions.Aggregation(Aggregation); WeightsChoice.Parse(Weights); });
@@ -68,7 +72,7 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         SharedOptions.Split(settings.Split, candidates[0].SplitScheme);
         var outcome = ConsoleProgress.Run($"Choosing an ensemble from sessions {string.Join(", ", candidates.Select(s => s.Number))}", progress =>
             Ensemble.Choose(settings.Layout, candidates, dataset, WeightsChoice.Parse(settings.Weights), SharedOptions.Aggregation(settings.Aggregation),
-                            settings.Rounds, settings.Bootstrap, p => progress.Report(p.Done, p.Total, p.Step), cancellationToken));
+                            settings.Rounds, settings.Bootstrap, p => progress.Report(p.Done, p.Total, p.Step), cancellationToken, settings.MinimumGain));
         AnsiConsole.Write(new Text(outcome.Ensemble.Text));
         AnsiConsole.WriteLine($"written: {outcome.Ensemble.ReportPath}");
         return ExitCodes.Success;

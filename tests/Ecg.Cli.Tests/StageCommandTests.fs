@@ -263,6 +263,10 @@ let tests =
             let weights = [ for w in json.RootElement.GetProperty("weights").EnumerateArray() -> w.GetDouble() ]
             Expect.floatClose Accuracy.high (List.sum weights) 1.0 "weights sum to 1"
             Expect.equal (json.RootElement.GetProperty("added_per_round").GetArrayLength()) 4 "every round recorded"
+            let sparing = ecgIn work [ "ensemble"; "--sessions"; "1,2"; "--choose"; "--rounds"; "4"; "--min-gain"; "1"; "--bootstrap"; "0" ]
+            expectOk sparing
+            Expect.stringContains sparing.Output "kept: round 1," "no round gains a whole unit of AUC: round 1 is kept"
+            Expect.isTrue (File.Exists(Path.Combine(work, "artifacts", "ensembles", "chosen_from_1_2_test_min_gain_1.json"))) "saved under its own name"
             let onValidation = ecgIn work [ "ensemble"; "--sessions"; "1,2"; "--choose"; "--split"; "validation" ]
             Expect.equal onValidation.ExitCode 2 "no reporting on the split the choice was made on"
         }

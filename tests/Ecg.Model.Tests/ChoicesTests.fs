@@ -69,6 +69,18 @@ let tests =
             Expect.floatClose Accuracy.high weighted.MacroAuc choice.ValidationMacroAuc "the weighted mean scores what the selection saw"
             let again = EnsembleSelection.Greedy(evals, 10)
             Expect.equal (again.Counts, again.KeptRound, again.Rounds) (choice.Counts, choice.KeptRound, choice.Rounds) "deterministic"
+            // A minimum gain keeps the earliest round that no later round beats by that much.
+            let aucs = choice.Rounds |> Array.map (fun r -> r.ValidationMacroAuc)
+            let expectedKept gain =
+                let mutable kept = 0
+                for r in 1 .. aucs.Length - 1 do if aucs.[r] > aucs.[kept] + gain then kept <- r
+                kept + 1
+            for gain in [ 1e-4; 1e-3; 1e-2; 1.0 ] do
+                let sparing = EnsembleSelection.Greedy(evals, 10, gain)
+                Expect.equal sparing.Rounds choice.Rounds (sprintf "gain %g: the same rounds" gain)
+                Expect.equal sparing.KeptRound (expectedKept gain) (sprintf "gain %g: the round kept" gain)
+                Expect.isLessThanOrEqual sparing.KeptRound choice.KeptRound "never a later round than without a minimum gain"
+            Expect.equal (EnsembleSelection.Greedy(evals, 10, 1.0)).KeptRound 1 "a gain no round reaches keeps round 1"
         }
 
         test "weights: best, an epoch or a range, with a canonical text and the file each names" {
