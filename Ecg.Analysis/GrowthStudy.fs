@@ -25,14 +25,7 @@ type GrowthStudy private () =
 
     static let peakMegabytes () = TrainingBenchmark.PeakResidentMegabytes()
 
-    /// Resets this process's peak resident memory (Linux: "5" to /proc/self/clear_refs), so each step gets its own peak.
-    static let resetPeak () =
-        GC.Collect()
-        GC.WaitForPendingFinalizers()
-        try File.WriteAllText("/proc/self/clear_refs", "5")
-        with
-        | :? IOException -> ()
-        | :? UnauthorizedAccessException -> ()
+    static let resetPeak () = TrainingBenchmark.ResetPeakResidentMemory()
 
     /// Measures every count in a child process of this same program (`argumentsFor` gives its command line), streaming
     /// its output; returns the first non-zero exit code, or 0.

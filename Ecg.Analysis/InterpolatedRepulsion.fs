@@ -107,10 +107,9 @@ module internal InterpolatedRepulsion =
             | true, (:? ('T[]) as a) when a.Length >= length ->
                 if clear then Array.Clear(a, 0, length)
                 a
-            | found, previous ->
-                let size = if found then max length (int (min (int64 Int32.MaxValue) (int64 length * 3L / 2L))) else length
-                if found then arrays.Remove name |> ignore
-                ignore previous
+            | found, _ ->
+                // The first buffer is exact; one that must grow takes half as much again.
+                let size = if found then int (min (int64 Int32.MaxValue) (int64 length * 3L / 2L)) else length
                 let a = Array.zeroCreate<'T> size
                 arrays.[name] <- box a
                 a

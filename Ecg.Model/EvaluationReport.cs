@@ -91,13 +91,21 @@ public static class EvaluationStage
     /// </summary>
     public static EvaluationOutcome Run(TrainingSession session, ProcessedDataset dataset, DataSplit? split, WeightsChoice weights,
                                         WindowAggregation? aggregation, int bootstrap, Action<StageProgress>? progress = null,
-                                        CancellationToken cancel = default, InferenceEngine engine = InferenceEngine.Torch)
+                                        CancellationToken cancel = default, InferenceEngine engine = InferenceEngine.Torch) =>
+        RunWith(session, dataset, split, weights, aggregation, bootstrap, progress, cancel, engine, validation: null, preface: null);
+
+    /// <summary><see cref="Run"/>, with the validation evaluation of this aggregation when the caller has it (thresholds
+    /// are tuned on it instead of evaluating again) and a line to start the report with.</summary>
+    private static EvaluationOutcome RunWith(TrainingSession session, ProcessedDataset dataset, DataSplit? split, WeightsChoice weights,
+                                             WindowAggregation? aggregation, int bootstrap, Action<StageProgress>? progress,
+                                             CancellationToken cancel, InferenceEngine engine, Evaluation? validation, string? preface)
     {
         var chosen = split ?? DataSplits.DefaultForReport(session.SplitScheme, dataset);
         var how = aggregation ?? session.Aggregation;
         var evaluation = Evaluate(session, dataset, chosen, weights, how, progress, cancel, engine);
-        var thresholds = ThresholdsFor(session, dataset, weights, how, evaluation, progress, cancel, engine);
-        var text = EvaluationReport.Text($"Session {session.Number}, {evaluation.Split} split, {evaluation.EcgIds.Length} records", evaluation, bootstrap, thresholds);
+        var thresholds = ThresholdsFor(session, dataset, weights, how, validation ?? evaluation, progress, cancel, engine);
+        var text = (preface is null ? "" : preface + "\n")
+                   + EvaluationReport.Text($"Session {session.Number}, {evaluation.Split} split, {evaluation.EcgIds.Length} records", evaluation, bootstrap, thresholds);
         var path = session.Paths.Evaluation(EvaluationReport.Name(chosen, weights, how, session.Aggregation));
         AtomicFile.WriteAllText(path, text);
         return new EvaluationOutcome(evaluation, text, path, thresholds);
@@ -125,15 +133,13 @@ public static class EvaluationStage
         bool windowed = config.EvalWindow is int w && w < session.Manifest.Samples;
         var candidates = (windowed ? new[] { WindowAggregation.Max, WindowAggregation.Mean, WindowAggregation.Whole } : new[] { WindowAggregation.Whole })
             .OrderBy(a => a == session.Aggregation ? 0 : 1).ToArray();
-        var scores = candidates
-            .Select(a => (Aggregation: a, MacroAuc: Evaluate(session, dataset, DataSplit.Validation, weights, a, progress, cancel, engine).MacroAuc))
+        var scored = candidates
+            .Select(a => (Aggregation: a, Validation: Evaluate(session, dataset, DataSplit.Validation, weights, a, progress, cancel, engine)))
             .ToArray();
-        var best = scores.Aggregate((a, b) => b.MacroAuc > a.MacroAuc ? b : a);
-        var choice = new AggregationChoice(best.Aggregation, scores.OrderBy(x => (int)x.Aggregation).ToArray());
-        var outcome = Run(session, dataset, chosenSplit, weights, best.Aggregation, bootstrap, progress, cancel, engine);
-        var text = choice.Describe() + "\n" + outcome.Text;
-        AtomicFile.WriteAllText(outcome.ReportPath, text);
-        return (outcome with { Text = text }, choice);
+        var best = scored.Aggregate((a, b) => b.Validation.MacroAuc > a.Validation.MacroAuc ? b : a);
+        var choice = new AggregationChoice(best.Aggregation, scored.OrderBy(x => (int)x.Aggregation).Select(x => (x.Aggregation, x.Validation.MacroAuc)).ToArray());
+        var outcome = RunWith(session, dataset, chosenSplit, weights, best.Aggregation, bootstrap, progress, cancel, engine, best.Validation, choice.Describe());
+        return (outcome, choice);
     }
 
     /// <summary>The split's evaluation; a <see cref="UserError"/> naming the folds when it holds no records.</summary>

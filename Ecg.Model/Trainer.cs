@@ -140,7 +140,6 @@ public static class Trainer
             model.train();
             // Frozen or not depends on the epoch alone, so a resumed run matches an uninterrupted one.
             if (trainableWhileFrozen is not null) FineTuning.SetFrozen(model, trainableWhileFrozen, epoch <= config.FreezeBackboneEpochs);
-            mixed?.SetMode(model);
             double lossSum = 0, lr = config.LearningRate;
             long step = state.GlobalStep;
             for (int b = 0; b < batchCount; b++)
@@ -174,12 +173,8 @@ public static class Trainer
                     }
                     firstAttempt = false;
                     optimizer.zero_grad();
-                    mixed?.Pull();
-                    var logits = mixed is null ? model.forward(input) : mixed.Forward(input);
-                    var l = nn.functional.binary_cross_entropy_with_logits(logits, target, pos_weights: positiveWeightTensor);
-                    l.backward();
-                    mixed?.Push();
-                    return l;
+                    return MixedPrecision.Backward(mixed, model, input,
+                        logits => nn.functional.binary_cross_entropy_with_logits(logits, target, pos_weights: positiveWeightTensor));
                 }, l =>
                 {
                     batchLoss = l.item<float>();

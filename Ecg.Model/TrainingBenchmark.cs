@@ -73,7 +73,6 @@ public static class TrainingBenchmark
         using var x = randn(batch, 12, length, device: device);
         using var y = randint(0, 2, new long[] { batch, 5 }, device: device).to_type(ScalarType.Float32);
         if (training) model.train(); else model.eval();
-        mixed?.SetMode(model);
 
         void Step()
         {
@@ -81,11 +80,7 @@ public static class TrainingBenchmark
             if (training)
             {
                 optimizer.zero_grad();
-                mixed?.Pull();
-                var logits = mixed is null ? model.forward(x) : mixed.Forward(x);
-                var loss = nn.functional.binary_cross_entropy_with_logits(logits, y);
-                loss.backward();
-                mixed?.Push();
+                var loss = MixedPrecision.Backward(mixed, model, x, logits => nn.functional.binary_cross_entropy_with_logits(logits, y));
                 optimizer.step();
                 loss.item<float>();
             }
@@ -109,6 +104,19 @@ public static class TrainingBenchmark
     /// </summary>
     public static double StatusLineMegabytes(string line) =>
         double.Parse(line.Split(new[] { ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
+
+    /// <summary>
+    /// Starts a new peak for <see cref="PeakResidentMegabytes"/>: a full collection, then (Linux) "5" to
+    /// /proc/self/clear_refs, so each measured step gets its own peak. Where the kernel refuses, the peak stays the process's.
+    /// </summary>
+    public static void ResetPeakResidentMemory()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        try { File.WriteAllText("/proc/self/clear_refs", "5"); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
 
     /// <summary>Peak resident memory of this process (VmHWM on Linux; peak working set elsewhere), MiB.</summary>
     public static double PeakResidentMegabytes()

@@ -19,9 +19,8 @@ let set = EmbeddingFile.Read path
 let rows = set.Rows()
 printfn "%s: %d x %d" path rows.Length set.Dimension
 
-let resetPeak () = try File.WriteAllText("/proc/self/clear_refs", "5") with _ -> ()
 let time name (f: unit -> 'T) =
-    resetPeak ()
+    TrainingBenchmark.ResetPeakResidentMemory()
     let clock = Stopwatch.StartNew()
     let result = f ()
     printfn "%-44s %7.1f s   peak RSS %6.0f MiB" name clock.Elapsed.TotalSeconds (TrainingBenchmark.PeakResidentMegabytes())

@@ -14,15 +14,15 @@ public sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         public string? Split { get; init; }
         [CommandOption("--aggregation <HOW>")] [Description(SharedOptions.AggregationHelp + " choose: the one with the best validation macro AUC (fold 8 under select), then the split evaluated once with it.")]
         public string? Aggregation { get; init; }
-
-        /// <summary>`--aggregation choose`: picked on validation (EvaluationStage.RunChoosingAggregation).</summary>
-        public bool ChoosesAggregation => string.Equals(Aggregation?.Trim(), "choose", StringComparison.OrdinalIgnoreCase);
         [CommandOption("--engine <ENGINE>")] [Description(SharedOptions.EngineHelp)]
         [DefaultValue("torch")]
         public string Engine { get; init; } = "torch";
         [CommandOption("--bootstrap <N>")] [Description("Bootstrap resamples for the macro AUC interval (0: none).")]
         [DefaultValue(1000)]
         public int Bootstrap { get; init; } = 1000;
+
+        /// <summary>`--aggregation choose`: picked on validation (EvaluationStage.RunChoosingAggregation).</summary>
+        public bool ChoosesAggregation => string.Equals(Aggregation?.Trim(), "choose", StringComparison.OrdinalIgnoreCase);
 
         public override ValidationResult Validate()
         {

@@ -30,6 +30,7 @@ internal sealed class OnnxGraphBuilder
     /// <summary>Values held as (batch, C, 1, L).</summary>
     private readonly HashSet<string> planar = new();
     private readonly bool planarLayout;
+    private string? planarAxes;
     private int nodeCount;
 
     /// <param name="planarLayout">write convolutions and pools as 2-d ones (the default; see the class summary).</param>
@@ -396,11 +397,14 @@ internal sealed class OnnxGraphBuilder
     /// <summary>Attribute values for one spatial axis: (1, value) over a planar map's (1, L) axes, else (value).</summary>
     private long[] Spatial(long value, long height) => planarLayout ? new[] { height, value } : new[] { value };
 
+    /// <summary>The one initializer [2] that every Unsqueeze/Squeeze of the planar layout takes as its axes.</summary>
+    private string PlanarAxes() => planarAxes ??= Constant("planar.axes", new long[] { 2 });
+
     /// <summary>A (batch, C, L) value as (batch, C, 1, L) when the layout is planar (Unsqueeze of axis 2); others as they are.</summary>
     private string Planar(string x)
     {
         if (!planarLayout || planar.Contains(x) || ShapeOf(x).Length != 3) return x;
-        var axes = Constant("planar.axes", new long[] { 2 });
+        var axes = PlanarAxes();
         var y = AddNode("Unsqueeze", new[] { x, axes }, Fresh("planar"));
         shapes[y] = ShapeOf(x);
         planar.Add(y);
@@ -411,7 +415,7 @@ internal sealed class OnnxGraphBuilder
     private string Unplanar(string x)
     {
         if (!planar.Contains(x)) return x;
-        var axes = Constant("planar.axes", new long[] { 2 });
+        var axes = PlanarAxes();
         var y = AddNode("Squeeze", new[] { x, axes }, Fresh("sequence"));
         shapes[y] = ShapeOf(x);
         return y;

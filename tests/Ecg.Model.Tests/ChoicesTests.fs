@@ -81,6 +81,8 @@ let tests =
                 Expect.equal sparing.KeptRound (expectedKept gain) (sprintf "gain %g: the round kept" gain)
                 Expect.isLessThanOrEqual sparing.KeptRound choice.KeptRound "never a later round than without a minimum gain"
             Expect.equal (EnsembleSelection.Greedy(evals, 10, 1.0)).KeptRound 1 "a gain no round reaches keeps round 1"
+            for bad in [ -1e-4; nan ] do
+                Expect.throwsT<System.ArgumentOutOfRangeException> (fun () -> EnsembleSelection.Greedy(evals, 10, bad) |> ignore) (sprintf "minimum gain %g refused" bad)
         }
 
         test "weights: best, an epoch or a range, with a canonical text and the file each names" {
