@@ -50,14 +50,18 @@ type EmbeddingStage private () =
           Fingerprint = fingerprint }
 
     /// What embeddings depend on, as one SHA-256: the session folder, the weights file's bytes, and the records
-    /// (their ecg_ids, labels and every signal value, in order). Equal fingerprints mean the same numbers would come out.
+    /// (their ecg_ids, labels and signal values, in order). Equal fingerprints mean the same numbers would come out.
+    /// When the dataset file recorded its signals' SHA-256 (SignalStore.RecordedSha256), that hash with the
+    /// records' ecg_ids stands for their values, and no signal is read; otherwise every value is hashed.
     static member Fingerprint(session: TrainingSession, dataset: ProcessedDataset, indices: int[], weights: WeightsChoice) : string =
         use hash = IncrementalHash.CreateHash HashAlgorithmName.SHA256
         hash.AppendData(Text.Encoding.UTF8.GetBytes(session.Folder + "\n" + string weights + "\n" + TrainingSession.Sha256(session.WeightsPath weights) + "\n"))
+        let recorded = dataset.Signals.RecordedSha256
+        if not (isNull recorded) then hash.AppendData(Text.Encoding.UTF8.GetBytes("signals_sha256 " + recorded + "\n"))
         for i in indices do
             hash.AppendData(BitConverter.GetBytes dataset.EcgIds.[i])
             hash.AppendData(dataset.LabelsOf(i).Span)
-            hash.AppendData(MemoryMarshal.AsBytes(dataset.Signal(i).Span))
+            if isNull recorded then hash.AppendData(MemoryMarshal.AsBytes(dataset.Signal(i).Span))
         Convert.ToHexStringLower(hash.GetHashAndReset())
 
     /// The embeddings of `indices` saved at `path` when that file was computed from exactly these weights and records

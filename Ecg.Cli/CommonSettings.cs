@@ -44,17 +44,20 @@ public class DatasetSettings : ArtifactsSettings
     public override ValidationResult Validate() =>
         SamplingRate is 100 or 500 ? ValidationResult.Success() : ValidationResult.Error("--rate must be 100 or 500.");
 
-    /// <summary>Reads the processed dataset, or says how to make it.</summary>
-    public ProcessedDataset LoadDataset()
+    /// <summary>
+    /// Reads the processed dataset, or says how to make it. With <paramref name="deferSignals"/> the signals are read
+    /// only if a record is asked for (stages that may reuse saved embeddings; see ProcessedDatasetFile.Read).
+    /// </summary>
+    public ProcessedDataset LoadDataset(bool deferSignals = false)
     {
         var path = DatasetPath;
         if (!File.Exists(path))
             throw new UserError($"No processed dataset at {path}: run `ecg preprocess --data <PTB-XL folder>` first, or pass --dataset.");
-        return ConsoleProgress.Status($"Reading {Path.GetFileName(path)}", () => ProcessedDatasetFile.Read(path));
+        return ConsoleProgress.Status($"Reading {Path.GetFileName(path)}", () => ProcessedDatasetFile.Read(path, deferSignals));
     }
 
     /// <summary>The processed dataset as a session sees it: its task's records and labels, its leads (<see cref="TrainingData"/>).</summary>
-    public ProcessedDataset LoadDataset(TrainingSession session) => TrainingData.For(LoadDataset(), session);
+    public ProcessedDataset LoadDataset(TrainingSession session, bool deferSignals = false) => TrainingData.For(LoadDataset(deferSignals), session);
 }
 
 /// <summary>Options of stages that run one session's weights on a dataset: --session, --weights.</summary>

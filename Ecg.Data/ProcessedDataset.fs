@@ -20,6 +20,14 @@ type SignalStore(recordCount: int, recordLength: int) =
     /// The `.npy` file the values are mapped from; null when they are held in memory.
     abstract FilePath: string
     default _.FilePath = null
+    /// SHA-256 (lower-case hex) of the whole signals array of the file these values were read from, as that file
+    /// records it (`signals_sha256`), or null when unknown. A view of a store (a task's records) reports its
+    /// source's: with the records' ecg_ids it pins down the values without reading them (EmbeddingStage.Fingerprint).
+    abstract RecordedSha256: string
+    default _.RecordedSha256 = null
+    /// False while deferred signals (SignalStore.Deferred) have not been read yet; true for every other store.
+    abstract IsLoaded: bool
+    default _.IsLoaded = true
     /// Releases a mapping (no-op in memory). Memory taken from Record must not be used afterwards.
     abstract Dispose: unit -> unit
     default _.Dispose() = ()
@@ -41,14 +49,21 @@ type SignalStore(recordCount: int, recordLength: int) =
     static member OfArray(values: float32[], recordLength: int) : SignalStore =
         new ArraySignals(values, recordLength) :> SignalStore
 
+    /// Signals read from a file only when first used (ProcessedDatasetFile.Read with deferSignals): stages that
+    /// need only metadata and a saved result never hold them. `load` is called once; its store then serves.
+    static member Deferred(recordCount: int, recordLength: int, load: unit -> SignalStore, recordedSha256: string, release: unit -> unit) : SignalStore =
+        new DeferredSignals(recordCount, recordLength, load, recordedSha256, release) :> SignalStore
+
 /// Signals held in one float32 array.
-and [<Sealed>] internal ArraySignals(values: float32[], recordLength: int) =
+and [<Sealed>] internal ArraySignals(values: float32[], recordLength: int, recordedSha256: string) =
     inherit SignalStore((if recordLength = 0 || isNull values then 0 else values.Length / recordLength), recordLength)
     do
         if isNull values then nullArg "values"
         if recordLength > 0 && values.Length % recordLength <> 0 then
             invalidArg "values" (sprintf "%d values are not a whole number of records of %d" values.Length recordLength)
         if recordLength = 0 && values.Length <> 0 then invalidArg "values" "values given for records of length 0"
+    new(values, recordLength) = new ArraySignals(values, recordLength, null)
+    override _.RecordedSha256 = recordedSha256
     override s.Record(index) =
         s.CheckIndex index
         ReadOnlyMemory<float32>(values, index * recordLength, recordLength)
@@ -69,7 +84,32 @@ and [<Sealed>] internal IndexedSignals(source: SignalStore, indices: int[], owns
         source.Record(indices.[index])
     override _.Subset(picked) = new IndexedSignals(source, picked |> Array.map (fun k -> indices.[k])) :> SignalStore
     override _.FilePath = source.FilePath
+    override _.RecordedSha256 = source.RecordedSha256
+    override _.IsLoaded = source.IsLoaded
     override _.Dispose() = if ownsSource then source.Dispose()
+
+/// See SignalStore.Deferred. Loading is thread-safe; the file handle `release` closes is given up after the load or
+/// on Dispose, whichever comes first.
+and [<Sealed>] internal DeferredSignals(recordCount: int, recordLength: int, load: unit -> SignalStore, recordedSha256: string, release: unit -> unit) =
+    inherit SignalStore(recordCount, recordLength)
+    let gate = obj ()
+    let mutable released = false
+    let releaseOnce () = lock gate (fun () -> if not released then released <- true; release ())
+    let loaded =
+        Lazy<SignalStore>((fun () ->
+            try
+                let store = load ()
+                if store.RecordCount <> recordCount || store.RecordLength <> recordLength then
+                    invalidOp (sprintf "deferred signals: %d x %d loaded, %d x %d announced" store.RecordCount store.RecordLength recordCount recordLength)
+                store
+            finally releaseOnce ()), Threading.LazyThreadSafetyMode.ExecutionAndPublication)
+    override _.IsLoaded = loaded.IsValueCreated
+    override _.Record(index) = loaded.Value.Record index
+    override _.Subset(indices) = loaded.Value.Subset indices
+    override _.RecordedSha256 = recordedSha256
+    override _.Dispose() =
+        releaseOnce ()
+        if loaded.IsValueCreated then loaded.Value.Dispose()
 
 /// The preprocessed PTB-XL dataset: what the processed `.npz` file stores.
 /// Arrays are flat and row-major so they move to tensors and NumPy without copies:

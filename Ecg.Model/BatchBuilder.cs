@@ -25,9 +25,10 @@ internal sealed class BatchBuilder
 
     /// <summary>
     /// Input for the records <paramref name="indices"/>[offset..offset+count). With a crop length, each record
-    /// is cut at a start drawn from <paramref name="random"/> (one draw per record, in order).
+    /// is cut at a start drawn from <paramref name="random"/> (one draw per record, in order); with an
+    /// augmentation, each record's crop is then changed by draws from the same stream.
     /// </summary>
-    public Tensor Signals(int[] indices, int offset, int count, int? cropLength = null, Random? random = null)
+    public Tensor Signals(int[] indices, int offset, int count, int? cropLength = null, Random? random = null, Augmentation? augmentation = null)
     {
         int samples = dataset.Samples, leads = dataset.Leads;
         int length = cropLength is int c && c < samples ? c : samples;
@@ -37,7 +38,9 @@ internal sealed class BatchBuilder
         {
             int start = length < samples ? random!.Next(samples - length + 1) : 0;
             var source = dataset.Signal(indices[offset + k]).Span.Slice(start * leads, length * leads);
-            source.CopyTo(staging.AsSpan(k * length * leads, length * leads));
+            var crop = staging.AsSpan(k * length * leads, length * leads);
+            source.CopyTo(crop);
+            augmentation?.Apply(crop, length, leads, dataset.SamplingRate, random ?? throw new ArgumentException("Augmentation needs a random stream."));
         }
         // (B, T, L) as stored -> (B, L, T) as Conv1d wants.
         using var stored = tensor(staging.AsMemory(0, needed), new long[] { count, length, leads });   // copies

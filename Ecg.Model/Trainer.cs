@@ -121,6 +121,7 @@ public static class Trainer
         var validationLabels = ModelRunner.LabelsOf(dataset, validation);
 
         var batches = new BatchBuilder(dataset, standardisation, device);
+        var augmentation = Augmentation.Parse(config.Augment);
         int batchSize = config.BatchSize, batchCount = (train.Length + batchSize - 1) / batchSize;
         var schedule = config.OneCycleMaxLearningRate is double max ? new OneCycleSchedule(max, (long)batchCount * config.Epochs) : null;
 
@@ -152,7 +153,7 @@ public static class Trainer
                     (lr, double beta1) = schedule.At(step);
                     SetLearningRate(optimizer, lr, beta1);
                 }
-                var input = batches.Signals(order, offset, count, config.CropLength, random);
+                var input = batches.Signals(order, offset, count, config.CropLength, random, augmentation);
                 var target = batches.Labels(order, offset, count);
                 // Loss and gradients are checked before the step, so a transient native fault (see TransientFaults)
                 // is recomputed instead of reaching the weights. A recompute first puts back BatchNorm's running

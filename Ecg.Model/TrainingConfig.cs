@@ -77,6 +77,12 @@ public sealed record TrainingConfig
     /// </summary>
     public string Precision { get; init; } = TrainingPrecision.Float32;
 
+    /// <summary>
+    /// Training-crop augmentation (see <see cref="Augmentation"/>): "ecg", "scale=0.1,noise=0.02,wander=0.1,mask=0.1"
+    /// or any part of it; null or "none" trains on the signals as they are.
+    /// </summary>
+    public string? Augment { get; init; }
+
     /// <summary>Threads torch may use on CPU; null uses every core.</summary>
     public int? Threads { get; init; }
 
@@ -172,6 +178,8 @@ public sealed record TrainingConfig
         need(Standardisation is "none" or "global", $"standardisation '{Standardisation}' must be none or global.");
         need(EarlyStoppingPatience is null or > 0, "early_stopping_patience must be positive.");
         need(Threads is null or > 0, "threads must be positive.");
+        try { Augmentation.Parse(Augment); }
+        catch (ArgumentException e) { need(false, e.Message); }
         need(TrainingPrecision.Names.Contains(Precision), $"precision '{Precision}' must be one of {string.Join(", ", TrainingPrecision.Names)}.");
         if (InitFrom is not null)
             try { FineTuning.Parse(InitFrom, "init_from"); }

@@ -72,7 +72,8 @@ public sealed class FeatureSpaceCommand : Command<FeatureSpaceCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var session = settings.OpenSession(settings.Session);
-        var dataset = settings.LoadDataset(session);
+        // Signals only if the saved embeddings cannot be reused.
+        var dataset = settings.LoadDataset(session, deferSignals: true);
         var options = new FeatureSpaceOptions
         {
             Device = null!,
@@ -111,7 +112,7 @@ public sealed class ProbeCommand : Command<ProbeCommand.Settings>
         var unknown = targets?.Except(ProbeOptions.AllTargets).ToArray() ?? Array.Empty<string>();
         if (unknown.Length > 0)
             throw new UserError($"--targets: unknown target(s) {string.Join(", ", unknown)}; use {string.Join(", ", ProbeOptions.AllTargets)}.");
-        var dataset = settings.LoadDataset(session);
+        var dataset = settings.LoadDataset(session, deferSignals: true);
         var defaults = ProbeTrainingOptions.Default;
         var options = new ProbeOptions
         {

@@ -104,6 +104,28 @@ let tests =
             Expect.equal (EmbeddingFile.Read embedded.Path).Embeddings embedded.Set.Embeddings "the same numbers as ecg embed's"
         }
 
+        test "feature space on a dataset read with deferred signals reuses saved embeddings without reading a signal" {
+            let root, _, session = fixture.Force()
+            let layout = ArtifactLayout root
+            let npz = Path.Combine(root, "ptbxl_100hz.npz")
+            let read (defer: bool) = TrainingData.For(ProcessedDatasetFile.Read(npz, defer), session)
+            let whole = read false
+            Expect.isNotNull whole.Signals.RecordedSha256 "the preprocessed file records its signals' hash"
+            let embedded = EmbeddingStage.Run(layout, session, whole, DataSplit.Test)
+            let options = { FeatureSpaceOptions.Default with Split = Nullable DataSplit.Test; Tsne = false; Umap = false }
+            let deferred = read true
+            Expect.isTrue (FeatureSpaceStage.Run(layout, session, deferred, options, null)).Summary.EmbeddingsReused "reused"
+            Expect.isFalse deferred.Signals.IsLoaded "no signal was read: the recorded hash stood for them"
+            let other = read true
+            Expect.isFalse (FeatureSpaceStage.Run(layout, session, other, { options with Weights = WeightsChoice.OfEpoch 1 }, null)).Summary.EmbeddingsReused "other weights"
+            Expect.isTrue other.Signals.IsLoaded "computing them reads the signals"
+            // A fingerprint from the recorded hash must still tell other signal values apart.
+            let changed = { whole with Signals = SignalStore.OfArray(Array.map (fun v -> v + 0.001f) (whole.Signals.ToArray()), whole.RecordLength) }
+            let indices = session.SplitScheme.IndicesOf(whole, DataSplit.Test)
+            Expect.notEqual (EmbeddingStage.Fingerprint(session, changed, indices, WeightsChoice.Best)) embedded.Set.Fingerprint "other values, other fingerprint"
+            Expect.equal (EmbeddingStage.Fingerprint(session, read true, indices, WeightsChoice.Best)) embedded.Set.Fingerprint "deferred or not, the same"
+        }
+
         test "feature space with the approximate neighbour search and interpolated t-SNE forced on a small split" {
             let root, dataset, session = fixture.Force()
             let options = { FeatureSpaceOptions.Default with Split = Nullable DataSplit.Validation; Neighbours = NeighbourSearch.Approximate

@@ -103,12 +103,61 @@ let tests =
             Expect.equal (Directory.GetFiles tmp.Path |> Array.map Path.GetFileName) [| "d.npz" |] "only the npz"
             use zip = System.IO.Compression.ZipFile.OpenRead path
             let names = zip.Entries |> Seq.map (fun e -> e.FullName) |> Set.ofSeq
-            Expect.equal names (Set.ofList [ for n in [ "signals"; "ecg_ids"; "labels"; "class_names"; "lead_names"; "strat_fold"; "patient_id"; "age"; "sex"; "height"; "weight"; "site"; "device"; "sampling_rate" ] -> n + ".npy" ]) "arrays"
+            Expect.equal names (Set.ofList [ for n in [ "signals"; "signals_sha256"; "ecg_ids"; "labels"; "class_names"; "lead_names"; "strat_fold"; "patient_id"; "age"; "sex"; "height"; "weight"; "site"; "device"; "sampling_rate" ] -> n + ".npy" ]) "arrays"
             let headerOf name = use s = zip.GetEntry(name + ".npy").Open() in NpyFormat.ReadHeader(s, name)
             Expect.equal (headerOf "signals") { Descr = "<f4"; FortranOrder = false; Shape = [| 2L; 1L; 2L |] } "signals"
             Expect.equal (headerOf "labels").Descr "|u1" "labels"
             Expect.equal (headerOf "device") { Descr = "<U9"; FortranOrder = false; Shape = [| 2L |] } "device"
             Expect.equal (headerOf "sampling_rate").Shape [||] "scalar"
+            Expect.equal (headerOf "signals_sha256") { Descr = "<U64"; FortranOrder = false; Shape = [||] } "signals_sha256"
+        }
+        test "the signals' SHA-256 is recorded; deferred signals are read on first use, from the file as opened" {
+            use tmp = new TempFolder()
+            let path = Path.Combine(tmp.Path, "d.npz")
+            let d = small ()
+            ProcessedDatasetFile.Write(path, d)
+            // What NumPy gives for hashlib.sha256(np.load(path)["signals"].tobytes()).hexdigest(): the C-order bytes.
+            let expected = Convert.ToHexStringLower(Security.Cryptography.SHA256.HashData(Runtime.InteropServices.MemoryMarshal.AsBytes(ReadOnlySpan(d.Signals.ToArray()))))
+            let whole = ProcessedDatasetFile.Read path
+            Expect.equal whole.Signals.RecordedSha256 expected "recorded on write, read back"
+            let deferred = ProcessedDatasetFile.Read(path, true)
+            Expect.isFalse deferred.Signals.IsLoaded "not read yet"
+            Expect.equal deferred.Signals.RecordedSha256 expected "known without reading the signals"
+            Expect.equal (deferred.EcgIds, deferred.Labels, deferred.Samples, deferred.Leads) (d.EcgIds, d.Labels, d.Samples, d.Leads) "metadata"
+            let view = deferred.Subset [| 1 |]
+            Expect.isTrue deferred.Signals.IsLoaded "a subset reads them"
+            Expect.isTrue (sameSingles (view.Signal(0).ToArray()) [| -2.5f; 0.125f |]) "record 1"
+            Expect.isTrue (equalDatasets whole deferred) "the same dataset"
+            // The file replaced (atomically, as every writer here does) between reading and first use: the values are
+            // those of the file that was opened, which the recorded hash describes.
+            let early = ProcessedDatasetFile.Read(path, true)
+            ProcessedDatasetFile.Write(path, { d with Signals = SignalStore.OfArray([| 5.0f; 6.0f; 7.0f; 8.0f |], 2) })
+            Expect.isTrue (sameSingles (early.Signals.ToArray()) (d.Signals.ToArray())) "the opened file's values"
+            Expect.notEqual (ProcessedDatasetFile.Read path).Signals.RecordedSha256 expected "the new file records its own hash"
+            (early :> IDisposable).Dispose()
+        }
+        test "deferred signals: a truncated array fails on first use naming file and array; bad or missing hashes" {
+            use tmp = new TempFolder()
+            let path = Path.Combine(tmp.Path, "d.npz")
+            ProcessedDatasetFile.Write(path, small ())
+            let replace (name: string) (bytes: byte[]) =
+                use zip = System.IO.Compression.ZipFile.Open(path, System.IO.Compression.ZipArchiveMode.Update)
+                zip.GetEntry(name + ".npy").Delete()
+                use s = zip.CreateEntry(name + ".npy").Open()
+                s.Write bytes
+            replace "signals_sha256" (Array.append (NpyFormat.HeaderBytes("<U64", [||])) (Text.Encoding.UTF32.GetBytes(String('z', 64))))
+            expectInvalid (fun () -> ProcessedDatasetFile.Read(path, true) |> ignore) [ "d.npz, array signals_sha256"; "not a SHA-256" ]
+            do
+                use zip = System.IO.Compression.ZipFile.Open(path, System.IO.Compression.ZipArchiveMode.Update)
+                zip.GetEntry("signals_sha256.npy").Delete()
+            Expect.isNull (ProcessedDatasetFile.Read path).Signals.RecordedSha256 "a file written before the hash: unknown"
+            replace "signals" (Array.append (NpyFormat.HeaderBytes("<f4", [| 2L; 1L; 2L |])) (Array.zeroCreate<byte> 12))
+            let deferred = ProcessedDatasetFile.Read(path, true)
+            Expect.equal deferred.RecordCount 2 "the header is enough to read the rest"
+            expectInvalid (fun () -> deferred.Signal 0 |> ignore) [ "d.npz, array signals"; "truncated" ]
+            expectInvalid (fun () -> ProcessedDatasetFile.Read path |> ignore) [ "d.npz, array signals"; "truncated" ]
+            replace "signals" (NpyFormat.HeaderBytes("<f8", [| 2L; 1L; 2L |]))
+            expectInvalid (fun () -> ProcessedDatasetFile.Read(path, true) |> ignore) [ "d.npz, array signals"; "dtype <f8" ]
         }
         test "a truncated file gives a clear error naming the file" {
             use tmp = new TempFolder()
