@@ -7,6 +7,8 @@ open System.Diagnostics
 type ProjectionTimings =
     { Rows: int; Columns: int; TsneSeconds: float; UmapSeconds: float; KMeansSeconds: float; PcaSeconds: float
       TsneTrustworthiness: float; UmapTrustworthiness: float
+      /// t-SNE's two parts: neighbours and P, then the gradient descent.
+      TsneAffinitySeconds: float; TsneOptimisationSeconds: float
       /// How t-SNE summed its repulsive forces (Automatic's choice for `Rows`).
       TsneGradient: TsneGradient }
 
@@ -39,10 +41,10 @@ module ProjectionBenchmark =
         let r = f ()
         r, sw.Elapsed.TotalSeconds
 
-    /// K-Means, PCA, t-SNE and UMAP (default options, so approximate neighbours above 4,096 rows) on
-    /// `blobs rows columns 5 1`; trustworthiness by `Trustworthiness.estimate`.
-    let run (rows: int) (columns: int) : ProjectionTimings =
-        let data = blobs rows columns 5 1
+    /// K-Means (k = 5), PCA, t-SNE and UMAP (default options, so approximate neighbours above 4,096 rows) on
+    /// `data`; trustworthiness by `Trustworthiness.estimate`.
+    let runOn (data: float[][]) : ProjectionTimings =
+        let rows, columns = data.Length, (if data.Length = 0 then 0 else data.[0].Length)
         let _, pcaSeconds = time (fun () -> Pca.fit 2 data)
         let _, kmeansSeconds = time (fun () -> KMeans.fit (KMeansOptions.Default 5) data)
         let tsne, tsneSeconds = time (fun () -> Tsne.fit TsneOptions.Default data)
@@ -50,7 +52,11 @@ module ProjectionBenchmark =
         { Rows = rows; Columns = columns; TsneSeconds = tsneSeconds; UmapSeconds = umapSeconds
           KMeansSeconds = kmeansSeconds; PcaSeconds = pcaSeconds
           TsneTrustworthiness = Trustworthiness.estimate 10 data tsne.Embedding
-          UmapTrustworthiness = Trustworthiness.estimate 10 data umap.Embedding; TsneGradient = tsne.Gradient }
+          UmapTrustworthiness = Trustworthiness.estimate 10 data umap.Embedding; TsneGradient = tsne.Gradient
+          TsneAffinitySeconds = tsne.AffinitySeconds; TsneOptimisationSeconds = tsne.OptimisationSeconds }
+
+    /// runOn `blobs rows columns 5 1`.
+    let run (rows: int) (columns: int) : ProjectionTimings = runOn (blobs rows columns 5 1)
 
     /// UMAP and/or t-SNE ("umap", "tsne") on `data` once per search in `searches`, in the order given.
     let compareSearches (data: float[][]) (projections: string list) (searches: NeighbourSearch list) : NeighbourSearchTiming list =

@@ -51,6 +51,8 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
         [CommandOption("--growth-projection-limit <N>")] [Description("Largest point count for t-SNE and UMAP in the growth stage (their neighbour search is quadratic).")]
         [DefaultValue(25000)]
         public int GrowthProjectionLimit { get; init; } = 25000;
+        [CommandOption("--embeddings <NPZ>")] [Description("For the projections stage: time them on this embeddings file (`ecg embed`'s npz, all its rows) instead of Gaussian blobs.")]
+        public string? Embeddings { get; init; }
         [CommandOption("--projection-sizes <LIST>")] [Description("Point counts (128-d) for K-Means, PCA, t-SNE and UMAP.")]
         [DefaultValue("2200")]
         public string ProjectionSizes { get; init; } = "2200";
@@ -116,14 +118,30 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
         }
 
         if (stages.Contains("projections"))
-            foreach (var size in settings.ProjectionSizes.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)))
-            {
-                var t = ProjectionBenchmark.run(size, CrossLeadCnn.EmbeddingSize);
-                Line($"projections of {size:N0} x 128 points",
-                     $"K-Means {t.KMeansSeconds:F1} s, PCA {t.PcaSeconds:F1} s, t-SNE ({(t.TsneGradient == TsneGradient.Interpolation ? "interpolation" : "Barnes-Hut")}) {t.TsneSeconds:F1} s (trustworthiness {t.TsneTrustworthiness:F3}), " +
+        {
+            void Projections(string what, ProjectionTimings t) =>
+                Line($"projections of {what}",
+                     $"K-Means {t.KMeansSeconds:F1} s, PCA {t.PcaSeconds:F1} s, t-SNE ({(t.TsneGradient == TsneGradient.Interpolation ? "interpolation" : "Barnes-Hut")}) {t.TsneSeconds:F1} s " +
+                     $"(neighbours and P {t.TsneAffinitySeconds:F1} s, descent {t.TsneOptimisationSeconds:F1} s; trustworthiness {t.TsneTrustworthiness:F3}), " +
                      $"UMAP {t.UmapSeconds:F1} s (trustworthiness {t.UmapTrustworthiness:F3})");
+            if (settings.Embeddings is { } file)
+            {
+                var set = ReadEmbeddings(file);
+                Projections($"{set.Count:N0} x {set.Dimension} embeddings ({Path.GetFileName(file)})", ProjectionBenchmark.runOn(set.Rows()));
             }
+            else
+                foreach (var size in settings.ProjectionSizes.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)))
+                    Projections($"{size:N0} x 128 points", ProjectionBenchmark.run(size, CrossLeadCnn.EmbeddingSize));
+        }
         return ExitCodes.Success;
+    }
+
+    /// <summary>An embeddings npz, or a user error naming it.</summary>
+    private static EmbeddingSet ReadEmbeddings(string file)
+    {
+        if (!File.Exists(file)) throw new UserError($"--embeddings: no file {file}.");
+        try { return EmbeddingFile.Read(file); }
+        catch (Exception e) when (e is InvalidDataException or IOException) { throw new UserError($"--embeddings {file}: {e.Message}"); }
     }
 
     /// <summary>
