@@ -24,7 +24,10 @@ type EmbeddingSet =
       ClassNames: string[]
       /// What the embeddings were computed from (EmbeddingStage.Fingerprint: the weights file's and the records'
       /// SHA-256); null or "" in files written before it was recorded, which are never reused.
-      Fingerprint: string }
+      Fingerprint: string
+      /// How a record was embedded: "windows" (the mean over the session's evaluation windows) or "whole" (one pass
+      /// over the whole record); null in files written before it was recorded.
+      Pass: string }
     member s.Count = s.EcgIds.Length
     /// Rows as double[][] for the analyses (FeatureMatrix convention).
     member s.Rows() = FeatureMatrix.OfRowMajor(s.Embeddings, s.Count, s.Dimension)
@@ -35,7 +38,7 @@ type EmbeddingSet =
 
 /// `embeddings_{split}.npz`: a NumPy archive without pickled objects (numpy.load(path) opens it):
 /// ecg_ids <i4 (N,); embeddings <f4 (N, D); labels |u1 (N, C); class_names <U (C,);
-/// split <U (1,); weights <U (1,); session <i4 (1,); fingerprint <U (1,) (absent in older files).
+/// split <U (1,); weights <U (1,); session <i4 (1,); fingerprint <U (1,) and pass <U (1,) (absent in older files).
 [<AbstractClass; Sealed>]
 type EmbeddingFile private () =
 
@@ -56,7 +59,8 @@ type EmbeddingFile private () =
             npz.Write("split", [| 1L |], [| set.Split |])
             npz.Write("weights", [| 1L |], [| set.Weights |])
             npz.Write("session", [| 1L |], [| set.SessionNumber |])
-            if not (String.IsNullOrEmpty set.Fingerprint) then npz.Write("fingerprint", [| 1L |], [| set.Fingerprint |]))
+            if not (String.IsNullOrEmpty set.Fingerprint) then npz.Write("fingerprint", [| 1L |], [| set.Fingerprint |])
+            if not (String.IsNullOrEmpty set.Pass) then npz.Write("pass", [| 1L |], [| set.Pass |]))
 
     /// Reads a file written by Write; errors name the file and array.
     static member Read(path: string) : EmbeddingSet =
@@ -92,7 +96,8 @@ type EmbeddingFile private () =
         { SessionNumber = (ints "session").[0]; Weights = (strings "weights").[0]; Split = (strings "split").[0]
           EcgIds = ecgIds; Embeddings = MemoryMarshal.Cast<byte, float32>(ReadOnlySpan<byte>(eb)).ToArray()
           Dimension = int eh.Shape.[1]; Labels = labels; ClassNames = classNames
-          Fingerprint = if isNull (zip.GetEntry "fingerprint.npy") then null else (strings "fingerprint").[0] }
+          Fingerprint = if isNull (zip.GetEntry "fingerprint.npy") then null else (strings "fingerprint").[0]
+          Pass = if isNull (zip.GetEntry "pass.npy") then null else (strings "pass").[0] }
 
     /// Frame indexed by ecg_id: e000 .. e127 (float) embedding columns joined with the dataset's metadata
     /// (ProcessedDatasetFrame.Metadata: strat_fold, age, sex, ..., one 0/1 column per class). Records of the set

@@ -43,15 +43,22 @@ public sealed class EmbeddingExtractor : IDisposable
     /// <summary>
     /// Embeddings (indices.Length * <see cref="Dimension"/>, row-major) of the records <paramref name="indices"/> of
     /// <paramref name="dataset"/>, one batch of the session's batch size at a time; <paramref name="batchDone"/> gets (done, total) batches.
+    /// With <paramref name="wholeRecord"/>, a windowed model embeds each record in one pass over all of it instead (the
+    /// global pooling then spans the record): fewer samples through the network (1,000 against 7 x 250 at 100 Hz).
     /// </summary>
-    public float[] EmbedRecords(ProcessedDataset dataset, int[] indices, Action<int, int>? batchDone = null, CancellationToken cancel = default)
+    public float[] EmbedRecords(ProcessedDataset dataset, int[] indices, Action<int, int>? batchDone = null, CancellationToken cancel = default, bool wholeRecord = false)
     {
         SessionCompatibility.Require(Session, dataset);
         var config = model.Config;
         var batches = new BatchBuilder(dataset, Standardisation, model.Device);
+        int? window = wholeRecord ? null : config.EvalWindow;
         return InferenceLoop.Run(model.Network, batches, indices, config.BatchSize, Dimension,
-            input => Embed(model.Network, input, config.EvalWindow, config.EvalStride), model.ReloadWeights, batchDone, cancel);
+            input => Embed(model.Network, input, window, config.EvalStride), model.ReloadWeights, batchDone, cancel);
     }
+
+    /// <summary>Whether the session embeds a record as the mean over evaluation windows (else in one whole-record pass).</summary>
+    public static bool Windowed(TrainingSession session) =>
+        session.Manifest.Config.EvalWindow is int w && w < session.Manifest.Samples;
 
     /// <summary>
     /// Embeddings (batch, 128) of input (batch, leads, T): one pass when <paramref name="window"/> is null or covers

@@ -16,11 +16,19 @@ public sealed class EmbedCommand : Command<EmbedCommand.Settings>
         [CommandOption("--engine <ENGINE>")] [Description(SharedOptions.EngineHelp)]
         [DefaultValue("torch")]
         public string Engine { get; init; } = "torch";
+        [CommandOption("--aggregation <HOW>")] [Description("mean: a record's embedding is the mean over the session's evaluation windows (the default, what feature-space and probe use); whole: one pass over the whole record (fewer samples through the network; written to embeddings_<split>_whole.npz).")]
+        [DefaultValue("mean")]
+        public string Aggregation { get; init; } = "mean";
+
+        public bool WholeRecord => Aggregation.Trim().ToLowerInvariant() == "whole";
 
         public override ValidationResult Validate()
         {
             var result = base.Validate();
-            return result.Successful ? Check(() => { SharedOptions.CheckSplit(Split); SharedOptions.Engine(Engine); }) : result;
+            if (!result.Successful) return result;
+            if (Aggregation.Trim().ToLowerInvariant() is not ("mean" or "whole"))
+                return ValidationResult.Error($"--aggregation '{Aggregation}': use mean (over the evaluation windows) or whole (one pass over the record).");
+            return Check(() => { SharedOptions.CheckSplit(Split); SharedOptions.Engine(Engine); });
         }
     }
 
@@ -30,7 +38,7 @@ public sealed class EmbedCommand : Command<EmbedCommand.Settings>
         var dataset = settings.LoadDataset(session);
         var result = ConsoleProgress.Run($"Embedding with session {session.Number}", progress =>
             EmbeddingStage.Run(settings.Layout, session, dataset, SharedOptions.Split(settings.Split, session.SplitScheme), settings.WeightsChoice, null,
-                (done, total) => progress.Report(done, total, "batches"), cancellationToken, SharedOptions.Engine(settings.Engine)));
+                (done, total) => progress.Report(done, total, "batches"), cancellationToken, SharedOptions.Engine(settings.Engine), settings.WholeRecord));
         AnsiConsole.WriteLine($"{result.Set.EcgIds.Length:N0} embeddings of {result.Set.Dimension} values: {result.Path}");
         return ExitCodes.Success;
     }

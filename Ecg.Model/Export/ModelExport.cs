@@ -48,29 +48,40 @@ public static class ModelExport
     /// The ONNX file the ONNX engine runs for these weights: the default export path, exported now when it is missing
     /// or was exported from another weights file (its metadata records the weights' SHA-256).
     /// </summary>
-    public static string EnsureOnnx(TrainingSession session, WeightsChoice weights)
+    public static string EnsureOnnx(TrainingSession session, WeightsChoice weights) => EnsureOnnx(session, weights, wholeRecord: false);
+
+    /// <summary>
+    /// EnsureOnnx; with <paramref name="wholeRecord"/>, the graph for whole records (export/model_&lt;weights&gt;_whole.onnx
+    /// for a session that evaluates windows), exported when missing or stale.
+    /// </summary>
+    public static string EnsureOnnx(TrainingSession session, WeightsChoice weights, bool wholeRecord)
     {
-        var path = DefaultPath(session, weights, ExportFormat.Onnx);
+        wholeRecord = wholeRecord && session.Aggregation != WindowAggregation.Whole;   // a whole-record session's own graph is one
+        var path = wholeRecord ? session.Paths.Export(weights + "_whole", "onnx") : DefaultPath(session, weights, ExportFormat.Onnx);
         var weightsSha = TrainingSession.Sha256(session.WeightsPath(weights));
         if (File.Exists(path))
         {
             try
             {
                 using var existing = OnnxInferenceEngine.Load(path);
-                if (existing.Metadata.WeightsSha256 == weightsSha) return path;
+                if (existing.Metadata.WeightsSha256 == weightsSha && (existing.Metadata.Aggregation == "whole") == (wholeRecord || session.Aggregation == WindowAggregation.Whole))
+                    return path;
             }
             catch (Exception e) when (e is InvalidDataException or IOException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException) { }
         }
-        OnnxExport.Export(session, weights.ToString(), path);
+        OnnxExport.Export(session, weights.ToString(), path, wholeRecord);
         return path;
     }
 
-    /// <summary>ONNX Runtime on the session's exported graph for these weights; the aggregation must be the session's (it is in the graph's metadata).</summary>
+    /// <summary>
+    /// ONNX Runtime on the session's exported graph for these weights. The aggregation is the session's (it is in the
+    /// graph's metadata), or whole: a graph over whole records, exported beside the windowed one.
+    /// </summary>
     public static OnnxInferenceEngine LoadOnnx(TrainingSession session, WeightsChoice weights, WindowAggregation? aggregation)
     {
-        if (aggregation is { } a && a != session.Aggregation)
-            throw new UserError($"--engine onnx runs the exported graph with the session's own window aggregation ({session.Aggregation.Name()}); " +
+        if (aggregation is { } a && a != session.Aggregation && a != WindowAggregation.Whole)
+            throw new UserError($"--engine onnx runs the exported graph with the session's own window aggregation ({session.Aggregation.Name()}) or whole records; " +
                                 $"use --engine torch for --aggregation {a.Name()}.");
-        return OnnxInferenceEngine.Load(EnsureOnnx(session, weights));
+        return OnnxInferenceEngine.Load(EnsureOnnx(session, weights, aggregation == WindowAggregation.Whole));
     }
 }

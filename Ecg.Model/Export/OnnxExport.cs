@@ -38,9 +38,13 @@ public static class OnnxExport
     /// <see cref="TrainingSession.WeightsPath"/> reads them) to <paramref name="outputPath"/> (written atomically).
     /// The graph takes the session's evaluation window (the whole record when it evaluates whole records).
     /// </summary>
-    public static OnnxExportResult Export(TrainingSession session, string weights, string outputPath)
+    public static OnnxExportResult Export(TrainingSession session, string weights, string outputPath) =>
+        Export(session, weights, outputPath, wholeRecord: false);
+
+    /// <summary>Export; with <paramref name="wholeRecord"/> the graph takes whole records (aggregation "whole") even when the session evaluates windows.</summary>
+    public static OnnxExportResult Export(TrainingSession session, string weights, string outputPath, bool wholeRecord)
     {
-        using var network = LoadSession(session, weights, out var metadata);
+        using var network = LoadSession(session, weights, out var metadata, wholeRecord);
         return ExportNetwork(network, metadata, outputPath);
     }
 
@@ -49,7 +53,7 @@ public static class OnnxExport
     /// records for it: the evaluation window (the whole record when the session evaluates whole records), classes,
     /// standardisation and provenance.
     /// </summary>
-    internal static nn.Module<Tensor, Tensor> LoadSession(TrainingSession session, string weights, out OnnxModelMetadata metadata)
+    internal static nn.Module<Tensor, Tensor> LoadSession(TrainingSession session, string weights, out OnnxModelMetadata metadata, bool wholeRecord = false)
     {
         // The one loader of a session's weights (checksum verified), on the CPU; the export owns the network from here.
         var choice = WeightsChoice.Parse(weights);
@@ -59,7 +63,7 @@ public static class OnnxExport
         {
             var manifest = session.Manifest;
             var config = model.Config;
-            bool windowed = model.Aggregation != WindowAggregation.Whole && config.EvalWindow is int w && w < manifest.Samples;
+            bool windowed = !wholeRecord && model.Aggregation != WindowAggregation.Whole && config.EvalWindow is int w && w < manifest.Samples;
             metadata = new OnnxModelMetadata
             {
                 Model = config.Model,

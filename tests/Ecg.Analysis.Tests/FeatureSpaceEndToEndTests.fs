@@ -104,6 +104,44 @@ let tests =
             Expect.equal (EmbeddingFile.Read embedded.Path).Embeddings embedded.Set.Embeddings "the same numbers as ecg embed's"
         }
 
+        test "embeddings from one whole-record pass: each row is Embed of the whole record, on TorchSharp and ONNX Runtime, kept apart from the windows' file" {
+            let root, dataset, session = fixture.Force()
+            let layout = ArtifactLayout root
+            let windows = EmbeddingStage.Run(layout, session, dataset, DataSplit.Validation)
+            let run engine = EmbeddingStage.Run(layout, session, dataset, Nullable DataSplit.Validation, WeightsChoice.Best, null, null, Threading.CancellationToken.None, engine, true)
+            let whole = run Export.InferenceEngine.Torch
+            Expect.equal whole.Path (Path.Combine(root, "feature_space", sprintf "session_%d" session.Number, "embeddings_validation_whole.npz")) "its own file"
+            Expect.equal ((EmbeddingFile.Read whole.Path).Pass, (EmbeddingFile.Read windows.Path).Pass) ("whole", "windows") "the pass is recorded"
+            Expect.notEqual whole.Set.Fingerprint windows.Set.Fingerprint "never taken for the windows' mean"
+            Expect.notEqual whole.Set.Embeddings windows.Set.Embeddings "other numbers"
+            // Reference: the standardised whole record through CrossLeadCnn.Embed, in a batch of several records.
+            let standardisation = session.LoadStandardisation()
+            use model = new CrossLeadCnn(12, dataset.ClassNames.Length)
+            model.load(session.BestWeightsPath) |> ignore
+            model.eval()
+            use _ = torch.no_grad()
+            let samples = dataset.Samples
+            let positions = whole.Set.EcgIds.[.. 3] |> Array.map (fun id -> Array.IndexOf(dataset.EcgIds, id))
+            let channelsFirst =
+                positions |> Array.collect (fun position ->
+                    let signal = dataset.Signal(position).ToArray()
+                    Array.init (12 * samples) (fun k -> let lead, t = k / samples, k % samples in float32 ((float signal.[t * 12 + lead] - standardisation.Mean) / standardisation.Std)))
+            use input = torch.tensor(channelsFirst, ReadOnlySpan<int64>([| 4L; 12L; int64 samples |]))
+            use embedded = model.Embed(input)
+            let reference = embedded.data<float32>().ToArray()
+            for r in 0 .. 3 do
+                let actual = whole.Set.Row r
+                for j in 0 .. 127 do
+                    Expect.floatClose { absolute = 1e-5; relative = 1e-4 } (float actual.[j]) (float reference.[r * 128 + j]) (sprintf "record %d, embedding %d" r j)
+            let onnx = run Export.InferenceEngine.Onnx
+            Expect.isTrue (File.Exists(session.Paths.Export("best_whole", "onnx"))) "a whole-record graph beside the windowed one"
+            Array.iteri2 (fun k (a: float32) (b: float32) -> Expect.floatClose { absolute = 1e-4; relative = 1e-4 } (float a) (float b) (sprintf "ONNX value %d" k))
+                onnx.Set.Embeddings whole.Set.Embeddings
+            let options = { FeatureSpaceOptions.Default with Split = Nullable DataSplit.Validation; Tsne = false; Umap = false }
+            Expect.isTrue (FeatureSpaceStage.Run(layout, session, dataset, options, null)).Summary.EmbeddingsReused "the feature space reuses the windows' file"
+            Expect.equal (EmbeddingFile.Read whole.Path).Embeddings onnx.Set.Embeddings "and leaves the whole-record file alone"
+        }
+
         test "feature space on a dataset read with deferred signals reuses saved embeddings without reading a signal" {
             let root, _, session = fixture.Force()
             let layout = ArtifactLayout root

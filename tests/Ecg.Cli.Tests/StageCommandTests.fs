@@ -201,6 +201,16 @@ let tests =
             Expect.floatClose { absolute = 1e-3; relative = 0.0 } (macro onnx.Output) (macro torch.Output) "ONNX Runtime and TorchSharp agree"
             expectOk (ecgIn work [ "predict"; record; "--session"; "1"; "--engine"; "onnx" ])
             expectOk (ecgIn work [ "embed"; "--session"; "1"; "--split"; "validation"; "--engine"; "onnx" ])
+            let whole = ecgIn work [ "embed"; "--session"; "1"; "--split"; "validation"; "--engine"; "onnx"; "--aggregation"; "whole" ]
+            expectOk whole
+            Expect.stringContains whole.Output "embeddings_validation_whole.npz" "the whole-record pass has its own file"
+            let wholeEval = ecgIn work [ "evaluate"; "--session"; "1"; "--bootstrap"; "0"; "--engine"; "onnx"; "--aggregation"; "whole" ]
+            expectOk wholeEval
+            let wholeTorch = ecgIn work [ "evaluate"; "--session"; "1"; "--bootstrap"; "0"; "--aggregation"; "whole" ]
+            Expect.floatClose { absolute = 1e-3; relative = 0.0 } (macro wholeEval.Output) (macro wholeTorch.Output) "whole records: ONNX Runtime and TorchSharp agree"
+            let badPass = ecgIn work [ "embed"; "--session"; "1"; "--aggregation"; "max" ]
+            Expect.equal badPass.ExitCode 2 "embed takes mean or whole"
+            Expect.stringContains badPass.Output "--aggregation 'max'" "names the option and value"
             let badEngine = ecgIn work [ "predict"; record; "--engine"; "tensorrt" ]
             Expect.equal badEngine.ExitCode 2 "an unknown engine"
 
@@ -298,6 +308,20 @@ let tests =
                 Expect.isMatch speeds.Output (sprintf @"train cross-lead-cnn %s, batch 4, 250 samples\s+\d+\.\d samples/s" precision) precision
             for engine in [ "torchsharp"; "onnxruntime"; "onnxruntime, 1-d convolutions" ] do
                 Expect.isMatch speeds.Output (sprintf @"inference cross-lead-cnn on %s, round 1, batch 4, 250 samples\s+\d+\.\d samples/s" engine) engine
+            // Projections on saved embeddings (300 points of 16 values around 5 centres) instead of generated blobs.
+            let folder = tempFolder "bench"
+            let file = Path.Combine(folder, "embeddings_all.npz")
+            let points = Ecg.Analysis.ProjectionBenchmark.blobs 300 16 5 2
+            Ecg.Analysis.EmbeddingFile.Write(file,
+                { SessionNumber = 1; Weights = "best"; Split = "all"; EcgIds = Array.init 300 id; Dimension = 16
+                  Embeddings = points |> Array.collect (Array.map float32); Labels = Array.zeroCreate 300; ClassNames = [| "A" |]
+                  Fingerprint = null; Pass = "windows" })
+            let projections = ecgIn folder [ "bench"; "--stages"; "projections"; "--embeddings"; file ]
+            expectOk projections
+            Expect.isMatch projections.Output @"projections of 300 x 16 embeddings \(embeddings_all.npz\)\s+K-Means [\d.]+ s, PCA [\d.]+ s, t-SNE \(Barnes-Hut\) [\d.]+ s \(neighbours and P [\d.]+ s, descent [\d.]+ s; trustworthiness 0.9\d\d\)" "timed on the file's rows"
+            let missing = ecgIn folder [ "bench"; "--stages"; "projections"; "--embeddings"; Path.Combine(folder, "none.npz") ]
+            Expect.equal missing.ExitCode 1 "a missing file"
+            Expect.stringContains missing.Output "none.npz" "named"
             let badPrecision = ecgIn (tempFolder "bench") [ "bench"; "--stages"; "train"; "--precisions"; "float16" ]
             Expect.equal badPrecision.ExitCode 1 "unknown precision"
             Expect.stringContains badPrecision.Output "float16" "named"
