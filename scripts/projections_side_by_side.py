@@ -2,12 +2,15 @@
 
 Defaults of both libraries (TSNE(init="pca", learning_rate="auto"), UMAP() without random_state so it may use its
 parallel path). Reference timings only: the project itself never needs Python.
-Usage: python3 scripts/projections_side_by_side.py blobs.npy [tsne,umap]
+Usage: python3 scripts/projections_side_by_side.py blobs.npy|embeddings_<split>.npz [tsne,umap]
+(an npz is `ecg embed`'s file: its float32 embeddings, taken as float64 as the toolkit takes them).
 """
 import sys, time
 import numpy as np
 
 data = np.load(sys.argv[1])
+if sys.argv[1].endswith(".npz"):
+    data = data["embeddings"].astype(np.float64)
 which = (sys.argv[2] if len(sys.argv) > 2 else "tsne,umap").split(",")
 for projection in which:
     if projection == "tsne":
