@@ -68,6 +68,10 @@ public sealed class Architecture
         "benchmark lstm_bidir: 2-layer bidirectional LSTM, 256 units per direction; max lr 1e-3",
         (leads, classes, _) => new Lstm1d(leads, classes, bidirectional: true));
 
+    public static Architecture S4d { get; } = new("s4d",
+        "S4D state-space model (diagonal S4): 4 blocks of 128 channels, 32 complex modes, fixed S4D-Lin A and step",
+        (leads, classes, _) => new S4dNetwork(leads, classes));
+
     private static Architecture XResNet(string name, XResNet1dVariant variant, string blocks) =>
         new(name, $"benchmark {name}: fastai's xresnet in 1-d, {blocks}",
             (leads, classes, _) => new XResNet1d(variant, leads, classes));
@@ -76,7 +80,7 @@ public sealed class Architecture
     public static IReadOnlyList<Architecture> All { get; } = new[]
     {
         CrossLeadCnn, XResNet1d18, XResNet1d34, XResNet1d50, XResNet1d101, XResNet1d152,
-        Inception1d, ResNet1dWang, FcnWang, Lstm, LstmBidirectional,
+        Inception1d, ResNet1dWang, FcnWang, Lstm, LstmBidirectional, S4d,
     };
 
     /// <summary>Every accepted name, comma-separated, for error messages.</summary>

@@ -155,6 +155,59 @@ internal sealed class OnnxGraphBuilder
         return y;
     }
 
+    /// <summary>An eval-mode BatchNorm on its own (one that no convolution or linear layer absorbs): x * scale + shift per channel.</summary>
+    public string BatchNorm(string x, BatchNorm1d norm, string path)
+    {
+        var input = ShapeOf(x);
+        if (input.Length != 3 || input[1] != norm.num_features)
+            throw new InvalidOperationException($"ONNX export: '{path}' normalises {norm.num_features} channels, its input has shape ({Dims(input)}).");
+        var (scale, shift) = Fold(norm, path, 0, input[1]);
+        // Per-channel constants broadcast over (batch, C, L), or (batch, C, 1, L) in the planar layout.
+        var dims = planar.Contains(x) ? new[] { input[1], 1L, 1L } : new[] { input[1], 1L };
+        var scaled = Same(x, AddNode("Mul", new[] { x, Constant(path + ".scale", ToFloat(scale), dims) }, Fresh(path)));
+        return Same(x, AddNode("Add", new[] { scaled, Constant(path + ".shift", ToFloat(shift), dims) }, Fresh(path)));
+    }
+
+    /// <summary>
+    /// A causal depthwise convolution with a computed kernel (a state-space layer's): y[c, t] = Σ_(l ≤ t) kernel[c, l] x[c, t - l],
+    /// as Conv with group = C, the kernel reversed, and kernel length - 1 zeros of left padding.
+    /// </summary>
+    public string CausalDepthwiseConv(string x, float[] kernel, long kernelLength, string path)
+    {
+        var input = ShapeOf(x);
+        long channels = input[1];
+        if (kernel.Length != channels * kernelLength)
+            throw new InvalidOperationException($"ONNX export: '{path}' has {kernel.Length} kernel values for {channels} channels of {kernelLength}.");
+        var reversed = new float[kernel.Length];
+        for (long c = 0; c < channels; c++)
+            for (long l = 0; l < kernelLength; l++)
+                reversed[c * kernelLength + kernelLength - 1 - l] = kernel[c * kernelLength + l];
+        var w = Constant(path + ".kernel", reversed, planarLayout ? new[] { channels, 1, 1, kernelLength } : new[] { channels, 1, kernelLength });
+        var b = Constant(path + ".bias", new float[channels], new[] { channels });
+        var y = AddNode("Conv", new[] { Planar(x), w, b }, Fresh(path), node =>
+        {
+            node.Attribute.Add(Ints("kernel_shape", Spatial(kernelLength, 1)));
+            node.Attribute.Add(Ints("pads", planarLayout ? new[] { 0, kernelLength - 1, 0, 0 } : new[] { kernelLength - 1, 0 }));
+            node.Attribute.Add(Int("group", channels));
+        });
+        shapes[y] = new[] { Batch, channels, input[2] };
+        if (planarLayout) planar.Add(y);
+        return y;
+    }
+
+    /// <summary>GELU with the error function, as torch's default: x / 2 (1 + erf(x / √2)).</summary>
+    public string Gelu(string x)
+    {
+        geluConstants ??= (Constant("gelu.inverse_sqrt2", new[] { (float)(1 / Math.Sqrt(2)) }, Array.Empty<long>()),
+                           Constant("gelu.one", new[] { 1f }, Array.Empty<long>()), Constant("gelu.half", new[] { 0.5f }, Array.Empty<long>()));
+        var (inverseSqrt2, one, half) = geluConstants.Value;
+        var erf = AddNode("Erf", new[] { AddNode("Mul", new[] { x, inverseSqrt2 }, Fresh("gelu")) }, Fresh("gelu"));
+        var gate = AddNode("Mul", new[] { AddNode("Add", new[] { erf, one }, Fresh("gelu")), half }, Fresh("gelu"));
+        return Same(x, AddNode("Mul", new[] { x, gate }, Fresh("gelu")));
+    }
+
+    private (string InverseSqrt2, string One, string Half)? geluConstants;
+
     public string Relu(string x) => Same(x, AddNode("Relu", new[] { x }, Fresh("relu")));
 
     public string Sigmoid(string x) => Same(x, AddNode("Sigmoid", new[] { x }, Fresh("sigmoid")));

@@ -66,7 +66,37 @@ internal static class OnnxNetworkEmitters
         [typeof(ResNet1dWang)] = ResNet1dWang,
         [typeof(FcnWang)] = FcnWang,
         [typeof(Lstm1d)] = Lstm1d,
+        [typeof(S4dNetwork)] = S4d,
     };
+
+    /// <summary>
+    /// S4dNetwork: 1x1 encoder; per block BatchNorm, the state-space convolution as a causal depthwise Conv whose kernel
+    /// is computed for the graph's input length (the D term added at lag 0), GELU, 1x1 Conv, residual Add; final
+    /// BatchNorm, benchmark head.
+    /// </summary>
+    private static OnnxNetworkOutputs S4d(OnnxGraphBuilder graph, ModuleTree network, string input)
+    {
+        var x = graph.Conv(input, network.Get<Conv1d>("encoder"), "encoder");
+        foreach (var block in network.Numbered("blocks"))
+        {
+            var z = graph.BatchNorm(x, network.Get<BatchNorm1d>($"{block}.norm"), $"{block}.norm");
+            var ssm = network.Get<S4dConvolution>($"{block}.ssm");
+            long length = graph.ShapeOf(z)[2];
+            float[] kernel, skip;
+            using (no_grad())
+            {
+                using var k = ssm.Kernel(length);
+                kernel = k.contiguous().data<float>().ToArray();
+                using var d = ssm.Skip.to(ScalarType.Float32);
+                skip = d.data<float>().ToArray();
+            }
+            for (int c = 0; c < ssm.Channels; c++) kernel[c * length] += skip[c];
+            var y = graph.Gelu(graph.CausalDepthwiseConv(z, kernel, length, $"{block}.ssm"));
+            x = graph.Add(x, graph.Conv(y, network.Get<Conv1d>($"{block}.output"), $"{block}.output"));
+        }
+        x = graph.BatchNorm(x, network.Get<BatchNorm1d>("finalNorm"), "finalNorm");
+        return BenchmarkHead(graph, network, "head", x);
+    }
 
     /// <summary>
     /// CrossLeadCnn: five ConvBlocks (Keras "same" padding: output length ceil(L / stride), the odd extra pad on

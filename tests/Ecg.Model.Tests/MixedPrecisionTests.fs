@@ -21,7 +21,7 @@ let tests =
     testSequenced <| testList "MixedPrecision" [
         test "a bfloat16 step hands back float32 gradients along float32 backward's, with the master's eval mode (no dropout)" {
             torch.set_num_threads 2
-            for model in [ "cross-lead-cnn"; "xresnet1d18"; "inception1d"; "resnet1d-wang" ] do
+            for model in [ "cross-lead-cnn"; "xresnet1d18"; "inception1d"; "resnet1d-wang"; "s4d" ] do
                 let config = bfloat16 (TrainingConfig(Model = model, Device = "cpu"))
                 torch.manual_seed 3L |> ignore
                 use master = ModelFactory.Create(config, 12, 5)

@@ -149,7 +149,9 @@ let tests =
                   yield "fcn-wang", 2
                   yield "lstm", 251
                   yield "lstm-bidir", 251
-                  yield "lstm-bidir", 1 ] ->
+                  yield "lstm-bidir", 1
+                  yield "s4d", 1000
+                  yield "s4d", 1 ] ->
                 test $"{name}, {window} samples" {
                     let result, (torchL, onnxL), (torchP, onnxP), (torchE, onnxE) = compareEngines name window
                     Expect.isLessThanOrEqual (maxAbsDifference torchP onnxP) 1e-4 "probabilities"
@@ -307,7 +309,7 @@ let tests =
             match pythonWithOnnx.Value with
             | None -> skiptest "no python3 with the onnx package here (apt-get install python3-onnx): ONNX checker not run"
             | Some python ->
-                for name in [ "cross-lead-cnn"; "xresnet1d50"; "inception1d"; "resnet1d-wang"; "fcn-wang"; "lstm-bidir" ] do
+                for name in [ "cross-lead-cnn"; "xresnet1d50"; "inception1d"; "resnet1d-wang"; "fcn-wang"; "lstm-bidir"; "s4d" ] do
                     use model = ModelFactory.Create(TrainingConfig(Model = name), 12, 5)
                     let path = Path.Combine(temporaryArtifacts (), $"{name}.onnx")
                     OnnxExport.ExportNetwork(model, metadataFor name (box model :?> IEcgNetwork) 251, path) |> ignore
