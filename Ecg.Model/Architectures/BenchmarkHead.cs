@@ -87,3 +87,32 @@ public sealed class BenchmarkHead : Module<Tensor, Tensor>
         return classifier.forward(hiddenDropout.forward(hiddenNorm.forward(embedded))).MoveToOuterDisposeScope();
     }
 }
+
+/// <summary>
+/// A network that ends in the benchmark head: its own feature maps (batch, C, L), then the head's embedding and logits.
+/// Each architecture supplies <see cref="Features"/> and its registered head; forward and Embed are written once here.
+/// </summary>
+public abstract class BenchmarkHeadNetwork : Module<Tensor, Tensor>, IEcgNetwork
+{
+    protected BenchmarkHeadNetwork(string name) : base(name) { }
+
+    /// <summary>The feature maps (batch, C, L) the head pools, for input (batch, leads, T).</summary>
+    protected abstract Tensor Features(Tensor x);
+
+    /// <summary>The network's head (a registered field of the architecture, so its weights keep the name "head").</summary>
+    protected abstract BenchmarkHead Head { get; }
+
+    public int EmbeddingSize => Head.HiddenSize;
+
+    public Tensor Embed(Tensor x)
+    {
+        using var features = Features(x);
+        return Head.Embed(features);
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var features = Features(x);
+        return Head.forward(features);
+    }
+}

@@ -13,7 +13,7 @@ namespace Ecg.Model.Architectures;
 /// Input (batch, leads, T); output (batch, classes) logits. Torch's default initialisation; the benchmark's
 /// training script applied <see cref="BenchmarkInitialisation.ApplyWeightInit"/>.
 /// </summary>
-public sealed class FcnWang : Module<Tensor, Tensor>, IEcgNetwork
+public sealed class FcnWang : BenchmarkHeadNetwork
 {
     private static readonly (long Channels, long Kernel)[] Layers = { (128, 8), (256, 5), (128, 3) };
 
@@ -22,7 +22,6 @@ public sealed class FcnWang : Module<Tensor, Tensor>, IEcgNetwork
 
     public int Leads { get; }
     public int Classes { get; }
-    public int EmbeddingSize => head.HiddenSize;
 
     public FcnWang(int leads = 12, int classes = 5, int embeddingSize = 128, double headDropout = 0.5)
         : base(nameof(FcnWang))
@@ -45,22 +44,12 @@ public sealed class FcnWang : Module<Tensor, Tensor>, IEcgNetwork
         RegisterComponents();
     }
 
-    private Tensor Features(Tensor x)
+    protected override BenchmarkHead Head => head;
+
+    protected override Tensor Features(Tensor x)
     {
         // The kernel-8 layer needs 2 samples to leave one.
         InputChecks.RequireSignalBatch(x, Leads, 2, nameof(FcnWang));
         return convs.forward(x);
-    }
-
-    public Tensor Embed(Tensor x)
-    {
-        using var features = Features(x);
-        return head.Embed(features);
-    }
-
-    public override Tensor forward(Tensor x)
-    {
-        using var features = Features(x);
-        return head.forward(features);
     }
 }

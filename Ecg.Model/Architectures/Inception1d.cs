@@ -47,7 +47,7 @@ internal sealed class InceptionBlock1d : Module<Tensor, Tensor>
 /// Input (batch, leads, T); output (batch, classes) logits. Torch's default initialisation; the
 /// benchmark's training script applied <see cref="BenchmarkInitialisation.ApplyWeightInit"/>.
 /// </summary>
-public sealed class Inception1d : Module<Tensor, Tensor>, IEcgNetwork
+public sealed class Inception1d : BenchmarkHeadNetwork
 {
     private readonly ModuleList<InceptionBlock1d> blocks;
     private readonly ModuleList<Sequential> shortcuts;
@@ -56,7 +56,6 @@ public sealed class Inception1d : Module<Tensor, Tensor>, IEcgNetwork
 
     public int Leads { get; }
     public int Classes { get; }
-    public int EmbeddingSize => head.HiddenSize;
 
     /// <summary>Whether a shortcut is added around every three blocks (read by the ONNX export).</summary>
     public bool UseResidual => useResidual;
@@ -85,7 +84,9 @@ public sealed class Inception1d : Module<Tensor, Tensor>, IEcgNetwork
         RegisterComponents();
     }
 
-    private Tensor Features(Tensor x)
+    protected override BenchmarkHead Head => head;
+
+    protected override Tensor Features(Tensor x)
     {
         InputChecks.RequireSignalBatch(x, Leads, 1, nameof(Inception1d));
         using var scope = NewDisposeScope();
@@ -101,17 +102,5 @@ public sealed class Inception1d : Module<Tensor, Tensor>, IEcgNetwork
             }
         }
         return current.MoveToOuterDisposeScope();
-    }
-
-    public Tensor Embed(Tensor x)
-    {
-        using var features = Features(x);
-        return head.Embed(features);
-    }
-
-    public override Tensor forward(Tensor x)
-    {
-        using var features = Features(x);
-        return head.forward(features);
     }
 }

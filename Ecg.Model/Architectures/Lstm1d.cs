@@ -16,7 +16,7 @@ namespace Ecg.Model.Architectures;
 /// applied <see cref="BenchmarkInitialisation.ApplyWeightInit"/>, which leaves the LSTM as it is, trained it with
 /// a maximum learning rate of 1e-3 (not 1e-2) and clipped gradients to norm 0.25.
 /// </summary>
-public sealed class Lstm1d : Module<Tensor, Tensor>, IEcgNetwork
+public sealed class Lstm1d : BenchmarkHeadNetwork
 {
     private readonly LSTM lstm;
     private readonly BenchmarkHead head;
@@ -25,7 +25,6 @@ public sealed class Lstm1d : Module<Tensor, Tensor>, IEcgNetwork
     public int Classes { get; }
     public bool Bidirectional { get; }
     public int HiddenSize { get; }
-    public int EmbeddingSize => head.HiddenSize;
 
     public Lstm1d(int leads = 12, int classes = 5, bool bidirectional = false, int hiddenSize = 256, int layers = 2,
                   int embeddingSize = 128, double headDropout = 0.5)
@@ -42,23 +41,13 @@ public sealed class Lstm1d : Module<Tensor, Tensor>, IEcgNetwork
     }
 
     /// <summary>The LSTM's outputs at every step as (batch, H or 2H, T) feature maps for the head.</summary>
-    private Tensor Features(Tensor x)
+    protected override BenchmarkHead Head => head;
+
+    protected override Tensor Features(Tensor x)
     {
         InputChecks.RequireSignalBatch(x, Leads, 1, nameof(Lstm1d));
         using var scope = NewDisposeScope();
         var (output, _, _) = lstm.forward(x.permute(2, 0, 1));
         return output.permute(1, 2, 0).MoveToOuterDisposeScope();
-    }
-
-    public Tensor Embed(Tensor x)
-    {
-        using var features = Features(x);
-        return head.Embed(features);
-    }
-
-    public override Tensor forward(Tensor x)
-    {
-        using var features = Features(x);
-        return head.forward(features);
     }
 }

@@ -42,7 +42,7 @@ internal sealed class BasicBlock1d : Module<Tensor, Tensor>
 /// Input (batch, leads, T); output (batch, classes) logits. Torch's default initialisation; the
 /// benchmark's training script applied <see cref="BenchmarkInitialisation.ApplyWeightInit"/>.
 /// </summary>
-public sealed class ResNet1dWang : Module<Tensor, Tensor>, IEcgNetwork
+public sealed class ResNet1dWang : BenchmarkHeadNetwork
 {
     private readonly Conv1d stemConv;
     private readonly BatchNorm1d stemNorm;
@@ -51,7 +51,6 @@ public sealed class ResNet1dWang : Module<Tensor, Tensor>, IEcgNetwork
 
     public int Leads { get; }
     public int Classes { get; }
-    public int EmbeddingSize => head.HiddenSize;
 
     public ResNet1dWang(int leads = 12, int classes = 5, int channels = 128, int kernelSize = 5, int stemKernelSize = 7,
                         int embeddingSize = 128, double headDropout = 0.5)
@@ -71,23 +70,13 @@ public sealed class ResNet1dWang : Module<Tensor, Tensor>, IEcgNetwork
         RegisterComponents();
     }
 
-    private Tensor Features(Tensor x)
+    protected override BenchmarkHead Head => head;
+
+    protected override Tensor Features(Tensor x)
     {
         InputChecks.RequireSignalBatch(x, Leads, 1, nameof(ResNet1dWang));
         using var scope = NewDisposeScope();
         var stemmed = functional.relu(stemNorm.forward(stemConv.forward(x)));
         return blocks.forward(stemmed).MoveToOuterDisposeScope();
-    }
-
-    public Tensor Embed(Tensor x)
-    {
-        using var features = Features(x);
-        return head.Embed(features);
-    }
-
-    public override Tensor forward(Tensor x)
-    {
-        using var features = Features(x);
-        return head.forward(features);
     }
 }

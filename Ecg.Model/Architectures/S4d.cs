@@ -103,7 +103,7 @@ public sealed class S4dBlock : Module<Tensor, Tensor>
 /// (32 complex modes per channel), a final BatchNorm, and the benchmark head ([max, mean] pooling, 128-d embedding).
 /// Input (batch, leads, T), any T; output (batch, classes) logits.
 /// </summary>
-public sealed class S4dNetwork : Module<Tensor, Tensor>, IEcgNetwork
+public sealed class S4dNetwork : BenchmarkHeadNetwork
 {
     private readonly Conv1d encoder;
     private readonly Sequential blocks;
@@ -112,7 +112,6 @@ public sealed class S4dNetwork : Module<Tensor, Tensor>, IEcgNetwork
 
     public int Leads { get; }
     public int Classes { get; }
-    public int EmbeddingSize => head.HiddenSize;
 
     public S4dNetwork(int leads = 12, int classes = 5, int channels = 128, int layers = 4, int modes = 32, double dropout = 0.1,
                       int embeddingSize = 128, double headDropout = 0.5)
@@ -127,22 +126,12 @@ public sealed class S4dNetwork : Module<Tensor, Tensor>, IEcgNetwork
         RegisterComponents();
     }
 
-    private Tensor Features(Tensor x)
+    protected override BenchmarkHead Head => head;
+
+    protected override Tensor Features(Tensor x)
     {
         InputChecks.RequireSignalBatch(x, Leads, 1, nameof(S4dNetwork));
         using var scope = NewDisposeScope();
         return finalNorm.forward(blocks.forward(encoder.forward(x))).MoveToOuterDisposeScope();
-    }
-
-    public Tensor Embed(Tensor x)
-    {
-        using var features = Features(x);
-        return head.Embed(features);
-    }
-
-    public override Tensor forward(Tensor x)
-    {
-        using var features = Features(x);
-        return head.forward(features);
     }
 }

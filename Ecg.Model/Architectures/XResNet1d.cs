@@ -101,7 +101,7 @@ internal sealed class XResBlock : Module<Tensor, Tensor>
 /// (Kaiming-normal weights, zero biases, last BatchNorm of each block zero); the benchmark's training
 /// script also applied <see cref="BenchmarkInitialisation.ApplyWeightInit"/> afterwards.
 /// </summary>
-public sealed class XResNet1d : Module<Tensor, Tensor>, IEcgNetwork
+public sealed class XResNet1d : BenchmarkHeadNetwork
 {
     private readonly Sequential stem;
     private readonly MaxPool1d stemPool;
@@ -111,7 +111,6 @@ public sealed class XResNet1d : Module<Tensor, Tensor>, IEcgNetwork
     public XResNet1dVariant Variant { get; }
     public int Leads { get; }
     public int Classes { get; }
-    public int EmbeddingSize => head.HiddenSize;
 
     /// <summary>Channels of the last stage's feature maps, pooled by the head.</summary>
     public long FeatureChannels { get; }
@@ -162,23 +161,13 @@ public sealed class XResNet1d : Module<Tensor, Tensor>, IEcgNetwork
         _ => throw new ArgumentOutOfRangeException(nameof(variant), variant, "unknown XResNet1d variant"),
     };
 
-    private Tensor Features(Tensor x)
+    protected override BenchmarkHead Head => head;
+
+    protected override Tensor Features(Tensor x)
     {
         InputChecks.RequireSignalBatch(x, Leads, 1, Variant.ToString());
         using var stemmed = stem.forward(x);
         using var pooled = stemPool.forward(stemmed);
         return stages.forward(pooled);
-    }
-
-    public Tensor Embed(Tensor x)
-    {
-        using var features = Features(x);
-        return head.Embed(features);
-    }
-
-    public override Tensor forward(Tensor x)
-    {
-        using var features = Features(x);
-        return head.forward(features);
     }
 }
