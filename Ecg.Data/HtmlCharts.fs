@@ -3,7 +3,9 @@ namespace Ecg.Data
 open System
 open System.IO
 open System.Net
+open System.Security.Cryptography
 open System.Text
+open System.Text.RegularExpressions
 open Plotly.NET
 open Plotly.NET.LayoutObjects
 open Plotly.NET.TraceObjects
@@ -34,6 +36,20 @@ type HtmlCharts private () =
               "" ]
 
     /// ColorBrewer's sequential blues, light for few to dark for many (plotly.js's own "Blues" runs the other way).
+    static let chartGuid = Regex("id=\"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\"", RegexOptions.Compiled)
+
+    /// Plotly.NET names a chart's div (and its render function) by a fresh GUID, so the same chart gave a different
+    /// page each run; the id becomes a hash of the chart's own HTML, so equal inputs write byte-identical pages.
+    static let stableIds (html: string) =
+        let m = chartGuid.Match html
+        if not m.Success then html
+        else
+            let guid = m.Groups.[1].Value
+            let compact = guid.Replace("-", "")
+            let neutral = html.Replace(guid, "").Replace(compact, "")
+            let id = "chart" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes neutral)).Substring(0, 24)
+            html.Replace(guid, id).Replace(compact, id)
+
     static let countColors =
         StyleParam.Colorscale.Custom [ 0.0, Color.fromString "#f7fbff"; 0.5, Color.fromString "#6baed6"; 1.0, Color.fromString "#08306b" ]
 
@@ -95,7 +111,7 @@ type HtmlCharts private () =
         pageTemplate
             .Replace("[TITLE]", WebUtility.HtmlEncode title)
             .Replace("[PLOTLY]", WebUtility.HtmlEncode plotlyPath)
-            .Replace("[CHART]", GenericChart.toChartHTML chart)
+            .Replace("[CHART]", stableIds (GenericChart.toChartHTML chart))
 
     /// Writes PageHtml to `path` (atomically).
     static member WritePage(path: string, title: string, xTitle: string, yTitle: string, traces: seq<GenericChart>, reverseY: bool, plotlyPath: string) : unit =

@@ -38,6 +38,19 @@ let tests =
             Expect.equal (ChartPages.axisTitle layout "yaxis") "binary cross-entropy" "y axis"
         }
 
+        test "the same chart gives a byte-identical page (no fresh GUID per run); another chart another div id" {
+            let page (values: float[]) =
+                HtmlCharts.PageHtml("AUC", "epoch", "AUC", [ HtmlCharts.Line("validation", [| 1.0; 2.0 |], values) ], false, HtmlCharts.PlotlyFileName)
+            let first, again, other = page [| 0.8; 0.9 |], page [| 0.8; 0.9 |], page [| 0.8; 0.91 |]
+            Expect.equal again first "same inputs, same page"
+            let divId (html: string) = System.Text.RegularExpressions.Regex.Match(html, "<div id=\"([^\"]+)\"").Groups.[1].Value
+            let id = divId first
+            Expect.stringStarts id "chart" "a hash id, not a GUID"
+            Expect.stringContains first (sprintf "Plotly.newPlot('%s'" id) "the script draws into that div"
+            Expect.stringContains first (sprintf "renderPlotly_%s()" id) "and names its render function after it"
+            Expect.notEqual (divId other) id "a different chart, a different id"
+        }
+
         test "a count heatmap: counts, row and column names, first row on top, counts in the cells" {
             use tmp = new TempFolder()
             let page = Path.Combine(tmp.Path, "confusion_matrices", "CD.html")
