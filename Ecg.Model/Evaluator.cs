@@ -38,6 +38,7 @@ public static class Evaluator
                                       WindowAggregation? aggregation = null, CancellationToken cancel = default, Action<int, int>? batchDone = null,
                                       InferenceEngine engine = InferenceEngine.Torch)
     {
+        session.RequireClassifier("evaluate");
         SessionCompatibility.Require(session, dataset);
         int classes = dataset.ClassNames.Length;
         var probabilities = Array.Empty<float>();

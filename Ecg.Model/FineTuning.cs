@@ -104,7 +104,8 @@ public static class FineTuning
             throw new CheckpointDamagedException($"--init-from: cannot start from session {source.Number}'s {weights} weights: {e.Message}", e.FilePath, e.Epoch, e);
         }
 
-        bool sameTask = sourceConfig.Task == config.Task && source.Manifest.ClassNames.SequenceEqual(classNames)
+        // A pretrained (contrastive) source has no trained classifier to keep: its head starts afresh.
+        bool sameTask = sourceConfig.Objective == TrainingObjective.Supervised && sourceConfig.Task == config.Task && source.Manifest.ClassNames.SequenceEqual(classNames)
                         && source.Manifest.LeadNames.SequenceEqual(leadNames);
         var head = HeadTensorNames(model, classNames.Length);
         var from = sourceModel.state_dict();

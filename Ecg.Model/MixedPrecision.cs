@@ -56,16 +56,19 @@ public sealed class MixedPrecision : IDisposable
     /// One training step's forward and backward, returning the loss: on <paramref name="model"/> in float32 when
     /// <paramref name="mixed"/> is null, else through the bfloat16 shadow, with the gradients left on the master.
     /// </summary>
-    public static Tensor Backward(MixedPrecision? mixed, nn.Module<Tensor, Tensor> model, Tensor input, Func<Tensor, Tensor> lossOf)
+    /// <paramref name="output"/> is what the loss reads (default: the logits, forward); it is given the network that runs.
+    public static Tensor Backward(MixedPrecision? mixed, nn.Module<Tensor, Tensor> model, Tensor input, Func<Tensor, Tensor> lossOf,
+                                  Func<nn.Module<Tensor, Tensor>, Tensor, Tensor>? output = null)
     {
+        output ??= (network, x) => network.forward(x);
         if (mixed is null)
         {
-            var loss = lossOf(model.forward(input));
+            var loss = lossOf(output(model, input));
             loss.backward();
             return loss;
         }
         mixed.Pull();
-        var mixedLoss = lossOf(mixed.shadow.forward(input.to(ScalarType.BFloat16)).to(ScalarType.Float32));
+        var mixedLoss = lossOf(output(mixed.shadow, input.to(ScalarType.BFloat16)).to(ScalarType.Float32));
         mixedLoss.backward();
         mixed.Push();
         return mixedLoss;

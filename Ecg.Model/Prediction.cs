@@ -41,6 +41,7 @@ public static class Prediction
     public static PredictionResult Run(TrainingSession session, string path, WeightsChoice weights, double? threshold, string? output = null,
                                        Action<StageProgress>? progress = null, InferenceEngine engine = InferenceEngine.Torch)
     {
+        session.RequireClassifier("predict");
         var records = FindRecords(path);
         var (signals, samples, leads) = ReadRecords(session, records, progress);
         float[] probabilities;

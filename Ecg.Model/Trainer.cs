@@ -122,6 +122,7 @@ public static class Trainer
 
         var batches = new BatchBuilder(dataset, standardisation, device);
         var augmentation = Augmentation.Parse(config.Augment);
+        bool contrastive = config.Objective == TrainingObjective.Contrastive;
         int batchSize = config.BatchSize, batchCount = (train.Length + batchSize - 1) / batchSize;
         var schedule = config.OneCycleMaxLearningRate is double max ? new OneCycleSchedule(max, (long)batchCount * config.Epochs) : null;
 
@@ -153,8 +154,10 @@ public static class Trainer
                     (lr, double beta1) = schedule.At(step);
                     SetLearningRate(optimizer, lr, beta1);
                 }
-                var input = batches.Signals(order, offset, count, config.CropLength, random, augmentation);
-                var target = batches.Labels(order, offset, count);
+                var input = contrastive
+                    ? ContrastivePretraining.Views(batches, order, offset, count, config.CropLength, random, augmentation)
+                    : batches.Signals(order, offset, count, config.CropLength, random, augmentation);
+                var target = contrastive ? null : batches.Labels(order, offset, count);
                 // Loss and gradients are checked before the step, so a transient native fault (see TransientFaults)
                 // is recomputed instead of reaching the weights. A recompute first puts back BatchNorm's running
                 // statistics (a faulty forward pass in training mode updates them) and the generator state (same
@@ -174,8 +177,11 @@ public static class Trainer
                     }
                     firstAttempt = false;
                     optimizer.zero_grad();
-                    return MixedPrecision.Backward(mixed, model, input,
-                        logits => nn.functional.binary_cross_entropy_with_logits(logits, target, pos_weights: positiveWeightTensor));
+                    return contrastive
+                        ? MixedPrecision.Backward(mixed, model, input, embeddings => ContrastivePretraining.NtXent(embeddings, config.ContrastiveTemperature),
+                                                  ContrastivePretraining.Embed)
+                        : MixedPrecision.Backward(mixed, model, input,
+                            logits => nn.functional.binary_cross_entropy_with_logits(logits, target, pos_weights: positiveWeightTensor));
                 }, l =>
                 {
                     batchLoss = l.item<float>();
@@ -202,7 +208,14 @@ public static class Trainer
                 LearningRate = lr,
                 TrainSamplesPerSecond = order.Length / trainSeconds,
             };
-            if (validation.Length > 0)
+            if (validation.Length > 0 && contrastive)
+                metrics = metrics with
+                {
+                    ValidationLoss = ContrastivePretraining.ValidationLoss(model, batches, validation, config, augmentation,
+                        (b, n) => options.Progress?.Invoke(new TrainingProgress("validate", epoch, config.Epochs, b, n, 0, TimeSpan.Zero)),
+                        options.Cancellation),
+                };
+            else if (validation.Length > 0)
             {
                 var logits = ModelRunner.Logits(model, batches, validation, classes, config,
                     (b, n) => options.Progress?.Invoke(new TrainingProgress("validate", epoch, config.Epochs, b, n, 0, TimeSpan.Zero)),
@@ -210,7 +223,7 @@ public static class Trainer
                 metrics = WithValidation(metrics, logits, validationLabels, positiveWeight, classes);
             }
 
-            double score = EpochScore(metrics, validation.Length > 0);
+            double score = EpochScore(metrics, validation.Length > 0, contrastive);
             bool improved = !double.IsNaN(score) && score > state.BestScore;
             GC.Collect();
             metrics = metrics with { Seconds = clock.Elapsed.TotalSeconds, ResidentMegabytes = ResidentMegabytes() };
@@ -260,7 +273,8 @@ public static class Trainer
                 return new TrainingResult(session, history, state.BestEpoch, false, false, firstRss, lastRss);
         }
 
-        if (options.WriteReports && state.Finished) TrainingReport.Write(session, dataset, options.Cancellation);
+        // A pretrained network has no trained classifier: its report is its loss curves; the fine-tuned session reports.
+        if (options.WriteReports && state.Finished && !contrastive) TrainingReport.Write(session, dataset, options.Cancellation);
         return new TrainingResult(session, history, state.BestEpoch, state.Finished, state.StoppedEarly, firstRss, lastRss);
     }
 
@@ -343,8 +357,12 @@ public static class Trainer
         }
     }
 
-    /// <summary>Validation macro AUC picks the best epoch; without a validation set, the lowest training loss.</summary>
-    internal static double EpochScore(EpochMetrics metrics, bool hasValidation) => hasValidation ? metrics.ValidationMacroAuc : -metrics.TrainLoss;
+    /// <summary>
+    /// Validation macro AUC picks the best epoch (contrastive pretraining: the lowest validation loss); without a
+    /// validation set, the lowest training loss.
+    /// </summary>
+    internal static double EpochScore(EpochMetrics metrics, bool hasValidation, bool contrastive) =>
+        !hasValidation ? -metrics.TrainLoss : contrastive ? -metrics.ValidationLoss : metrics.ValidationMacroAuc;
 
     /// <summary>
     /// Loads the last completed epoch's weights and optimizer state, both verified against state.json. A damaged or
@@ -438,7 +456,7 @@ public static class Trainer
         int bestEpoch = 0, withoutImprovement = 0;
         foreach (var m in history)
         {
-            double score = EpochScore(m, hasValidation);
+            double score = EpochScore(m, hasValidation, session.Manifest.Config.Objective == TrainingObjective.Contrastive);
             if (!double.IsNaN(score) && score > bestScore) { bestScore = score; bestEpoch = m.Epoch; withoutImprovement = 0; }
             else withoutImprovement++;
         }

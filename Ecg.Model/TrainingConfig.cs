@@ -83,6 +83,15 @@ public sealed record TrainingConfig
     /// </summary>
     public string? Augment { get; init; }
 
+    /// <summary>
+    /// What training minimises (<see cref="TrainingObjective"/>): "supervised" (BCE on the task's labels) or "contrastive"
+    /// (self-supervised pretraining on the signals, <see cref="ContrastivePretraining"/>; fine-tune it with init_from).
+    /// </summary>
+    public string Objective { get; init; } = TrainingObjective.Supervised;
+
+    /// <summary>The NT-Xent temperature of contrastive pretraining.</summary>
+    public double ContrastiveTemperature { get; init; } = 0.1;
+
     /// <summary>Threads torch may use on CPU; null uses every core.</summary>
     public int? Threads { get; init; }
 
@@ -180,6 +189,10 @@ public sealed record TrainingConfig
         need(Threads is null or > 0, "threads must be positive.");
         try { Augmentation.Parse(Augment); }
         catch (ArgumentException e) { need(false, e.Message); }
+        need(TrainingObjective.Names.Contains(Objective), $"objective '{Objective}' must be one of {string.Join(", ", TrainingObjective.Names)}.");
+        need(ContrastiveTemperature > 0, "contrastive_temperature must be positive.");
+        need(Objective != TrainingObjective.Contrastive || BatchSize >= 2, "contrastive pretraining needs batch_size >= 2 (the other records of a batch are its negatives).");
+        need(Objective != TrainingObjective.Contrastive || !ClassWeights, "class_weights weigh labels, which contrastive pretraining does not read.");
         need(TrainingPrecision.Names.Contains(Precision), $"precision '{Precision}' must be one of {string.Join(", ", TrainingPrecision.Names)}.");
         if (InitFrom is not null)
             try { FineTuning.Parse(InitFrom, "init_from"); }

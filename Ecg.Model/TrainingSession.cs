@@ -107,6 +107,17 @@ public sealed class TrainingSession
     /// <summary>How the session combines its evaluation windows (config.json's eval_aggregation).</summary>
     public WindowAggregation Aggregation => WindowAggregations.Parse(Manifest.Config.EvalAggregation, "eval_aggregation");
 
+    /// <summary>
+    /// Refuses to score records with a session whose classifier was never trained (contrastive pretraining): its
+    /// probabilities would mean nothing. Its embeddings are meaningful; fine-tuning gives it a classifier.
+    /// </summary>
+    public void RequireClassifier(string what)
+    {
+        if (Manifest.Config.Objective == TrainingObjective.Contrastive)
+            throw new Ecg.Data.UserError($"{what}: session {Number} ('{Folder}') is contrastive pretraining, so its classifier was never trained. " +
+                                         $"Fine-tune it first (ecg train --init-from {Number} ...); its embeddings are there to study (ecg embed --session {Number}).");
+    }
+
     /// <summary>The file of a weights choice: best.bin, epoch_NNN.bin or average_FFF-TTT.bin.</summary>
     public string WeightsPath(WeightsChoice choice) => choice.PathIn(Paths);
 

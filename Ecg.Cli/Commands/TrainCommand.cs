@@ -55,6 +55,10 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         public string? Precision { get; init; }
         [CommandOption("--augment <SPEC>")] [Description("Training-crop augmentation: ecg (scale=0.1,noise=0.02,wander=0.1,mask=0.1), any of those key=value pairs, or none (default). Scale: one amplitude factor per record; noise: white noise up to that many mV; wander: 0.05-0.5 Hz baseline sinusoid up to that many mV per lead; mask: up to that fraction of the crop zeroed.")]
         public string? Augment { get; init; }
+        [CommandOption("--objective <NAME>")] [Description("supervised (BCE on the task's labels, default) or contrastive: self-supervised pretraining on the signals alone (two augmented crops per record, NT-Xent on the embedding; use with --augment ecg), then fine-tune with --init-from.")]
+        public string? Objective { get; init; }
+        [CommandOption("--temperature <T>")] [Description("NT-Xent temperature of --objective contrastive (default 0.1).")]
+        public double? Temperature { get; init; }
         [CommandOption("--patience <N>")] [Description("Stop after N epochs without a better validation macro AUC.")]
         public int? Patience { get; init; }
         [CommandOption("--split <NAME>")] [Description("benchmark (folds 1-8 train, 9 validation, 10 test), select (1-7 train, 8 validation for every choice, 9 test: for comparisons without fold 10) or original (1-8 train, 9-10 test).")]
@@ -82,6 +86,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             if (FromEpoch is not null && Resume is null) return ValidationResult.Error("--from-epoch goes back in a session being resumed: use it with --resume N.");
             if (InitFrom is not null && Resume is not null) return ValidationResult.Error("--init-from starts a new session; a resumed session keeps its own weights: drop one of --init-from and --resume.");
             if (FreezeBackbone is not null && InitFrom is null) return ValidationResult.Error("--freeze-backbone keeps a pretrained backbone: use it with --init-from SESSION.");
+            if (Temperature is not null && Objective != TrainingObjective.Contrastive) return ValidationResult.Error("--temperature is the NT-Xent temperature of contrastive pretraining: use it with --objective contrastive.");
             if (FreezeBackbone is <= 0) return ValidationResult.Error("--freeze-backbone: give a positive number of epochs.");
             return CheckChoices(this);
         }
@@ -129,7 +134,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
                 },
                 EpochCompleted = m => AnsiConsole.WriteLine(
                     $"epoch {m.Epoch,3}/{epochs}: train loss {m.TrainLoss:F4}, validation loss {m.ValidationLoss:F4}, " +
-                    $"macro AUC {m.ValidationMacroAuc:F4}, {m.Seconds:F1} s, {m.TrainSamplesPerSecond:F0} samples/s, RSS {m.ResidentMegabytes:F0} MB"),
+                    (double.IsNaN(m.ValidationMacroAuc) ? "" : $"macro AUC {m.ValidationMacroAuc:F4}, ") + $"{m.Seconds:F1} s, {m.TrainSamplesPerSecond:F0} samples/s, RSS {m.ResidentMegabytes:F0} MB"),
             };
             return resume is not null
                 ? Trainer.Resume(resume, dataset, run)
@@ -166,6 +171,8 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             Threads = s.Threads ?? preset.Threads,
             Precision = s.Precision ?? preset.Precision,
             Augment = s.Augment is null ? preset.Augment : CanonicalAugmentation(s.Augment),
+            Objective = s.Objective ?? preset.Objective,
+            ContrastiveTemperature = s.Temperature ?? preset.ContrastiveTemperature,
             EarlyStoppingPatience = s.Patience ?? preset.EarlyStoppingPatience,
             EvalAggregation = s.Aggregation ?? preset.EvalAggregation,
             Task = LabelTask.Parse(s.Task).Name,
@@ -204,9 +211,14 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         AnsiConsole.WriteLine($"Session {session.Number} {state} after {result.History.Count} epoch(s): {session.Folder}");
         if (result.History.Count == 0) return;
         var best = result.History.FirstOrDefault(m => m.Epoch == result.BestEpoch) ?? result.History[^1];
-        var perClass = string.Join(", ", session.Manifest.ClassNames.Select((c, i) =>
-            $"{c} {(i < best.ValidationAucPerClass.Length ? best.ValidationAucPerClass[i].ToString("F3", CultureInfo.InvariantCulture) : "-")}"));
-        AnsiConsole.WriteLine($"best epoch {result.BestEpoch}: validation macro AUC {best.ValidationMacroAuc:F4} ({perClass})");
+        if (session.Manifest.Config.Objective == TrainingObjective.Contrastive)
+            AnsiConsole.WriteLine($"best epoch {result.BestEpoch}: validation contrastive loss {best.ValidationLoss:F4}; fine-tune with: ecg train --init-from {session.Number} ...");
+        else
+        {
+            var perClass = string.Join(", ", session.Manifest.ClassNames.Select((c, i) =>
+                $"{c} {(i < best.ValidationAucPerClass.Length ? best.ValidationAucPerClass[i].ToString("F3", CultureInfo.InvariantCulture) : "-")}"));
+            AnsiConsole.WriteLine($"best epoch {result.BestEpoch}: validation macro AUC {best.ValidationMacroAuc:F4} ({perClass})");
+        }
         AnsiConsole.WriteLine($"{result.History.Average(m => m.Seconds):F1} s per epoch; RSS {result.FirstEpochResidentMegabytes:F0} MB after the first epoch, " +
                               $"{result.LastEpochResidentMegabytes:F0} MB after the last");
         if (!result.Finished)

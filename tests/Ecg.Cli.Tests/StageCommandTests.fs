@@ -279,6 +279,24 @@ let tests =
             Expect.isTrue (File.Exists(Path.Combine(work, "artifacts", "ensembles", "chosen_from_1_2_test_min_gain_1.json"))) "saved under its own name"
             let onValidation = ecgIn work [ "ensemble"; "--sessions"; "1,2"; "--choose"; "--split"; "validation" ]
             Expect.equal onValidation.ExitCode 2 "no reporting on the split the choice was made on"
+
+            // Self-supervised pretraining (session 3), then a classifier fine-tuned from it (session 4).
+            let badTemperature = ecgIn work [ "train"; "--temperature"; "0.2"; "--epochs"; "1" ]
+            Expect.equal badTemperature.ExitCode 2 "--temperature without --objective contrastive: a usage error"
+            Expect.stringContains badTemperature.Output "--objective contrastive" "says what it belongs to"
+            let pretrained = ecgIn work [ "train"; "--split"; "select"; "--objective"; "contrastive"; "--augment"; "ecg"; "--preset"; "cpu"
+                                          "--epochs"; "1"; "--batch-size"; "64"; "--model"; "xresnet1d18" ]
+            expectOk pretrained
+            Expect.stringContains pretrained.Output "validation contrastive loss" "the pretraining's own figure"
+            Expect.stringContains pretrained.Output "ecg train --init-from 3" "and what to do next"
+            let refused = ecgIn work [ "evaluate"; "--session"; "3"; "--bootstrap"; "0" ]
+            Expect.equal refused.ExitCode 1 "no classification figures from an untrained classifier"
+            Expect.stringContains refused.Output "contrastive pretraining" "says why"
+            expectOk (ecgIn work [ "embed"; "--session"; "3"; "--split"; "validation" ])
+            let tuned = ecgIn work [ "train"; "--split"; "select"; "--init-from"; "3"; "--preset"; "cpu"; "--epochs"; "1"; "--batch-size"; "64" ]
+            expectOk tuned
+            Expect.stringContains tuned.Output "reinitialised: head.classifier.weight, head.classifier.bias" "the classifier starts afresh"
+            expectOk (ecgIn work [ "evaluate"; "--session"; "4"; "--bootstrap"; "0" ])
         }
 
         test "synth writes a PTB-XL-shaped folder that preprocesses with zero failures, deterministically" {
