@@ -37,6 +37,9 @@ type EmbeddingStage private () =
         SessionCompatibility.Require(session, dataset)
         let values, dimension =
             match engine with
+            | Export.InferenceEngine.OnnxInt8 ->
+                // Saved embeddings are reused by fingerprint (session, weights, records): they must be the float network's.
+                raise (UserError "--engine onnx-int8 scores records (evaluate, predict); embeddings come from the float network: use --engine torch or onnx.")
             | Export.InferenceEngine.Onnx ->
                 use onnx = Export.ModelExport.LoadOnnx(session, weights, (if wholeRecord then Nullable WindowAggregation.Whole else Nullable()))
                 onnx.EmbedRecords(dataset, indices, Nullable(), batchDone, cancel), onnx.Dimension

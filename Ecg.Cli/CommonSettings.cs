@@ -101,7 +101,7 @@ public static class SharedOptions
                                     "the session's split scheme (benchmark, select, original) also means the default, after checking the session uses it.";
     public const string AggregationHelp = "How evaluation windows combine: max, mean (of probabilities) or whole (no windows: one pass over the record). Default: the session's.";
 
-    public const string EngineHelp = "torch (TorchSharp, default) or onnx (ONNX Runtime on the session's exported graph, exported to <session>/export/ when missing).";
+    public const string EngineHelp = "torch (TorchSharp, default), onnx (ONNX Runtime on the session's exported graph, exported to <session>/export/ when missing) or onnx-int8 (that graph quantized to int8, calibrated on 256 training records; scores records, not embeddings).";
 
     public static Ecg.Model.Export.InferenceEngine Engine(string text) => Ecg.Model.Export.ExportChoices.ParseEngine(text);
 

@@ -42,9 +42,9 @@ public static class Evaluator
         SessionCompatibility.Require(session, dataset);
         int classes = dataset.ClassNames.Length;
         var probabilities = Array.Empty<float>();
-        if (indices.Length > 0 && engine == InferenceEngine.Onnx)
+        if (indices.Length > 0 && engine is InferenceEngine.Onnx or InferenceEngine.OnnxInt8)
         {
-            using var onnx = ModelExport.LoadOnnx(session, weights, aggregation);
+            using var onnx = ModelExport.LoadOnnx(session, weights, aggregation, engine == InferenceEngine.OnnxInt8, dataset);
             probabilities = onnx.PredictRecords(dataset, indices, null, batchDone, cancel);
         }
         else if (indices.Length > 0)

@@ -45,9 +45,9 @@ public static class Prediction
         var records = FindRecords(path);
         var (signals, samples, leads) = ReadRecords(session, records, progress);
         float[] probabilities;
-        if (engine == InferenceEngine.Onnx)
+        if (engine is InferenceEngine.Onnx or InferenceEngine.OnnxInt8)
         {
-            using var onnx = ModelExport.LoadOnnx(session, weights, null);
+            using var onnx = ModelExport.LoadOnnx(session, weights, null, engine == InferenceEngine.OnnxInt8);
             probabilities = onnx.Predict(signals, records.Length, samples, leads);
         }
         else

@@ -113,7 +113,7 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
             foreach (var model in models)
                 foreach (var window in lengths)
                     foreach (var batch in batches)
-                        Ecg.Model.Export.InferenceSpeed.Compare(model, batch, window, settings.Steps, settings.Rounds, threads, oneDimensional: true, roundDone: r =>
+                        Ecg.Model.Export.InferenceSpeed.Compare(model, batch, window, settings.Steps, settings.Rounds, threads, oneDimensional: true, int8: true, roundDone: r =>
                             Line($"inference {r.Model} on {r.Engine}, round {r.Round}, batch {batch}, {window} samples", $"{r.WindowsPerSecond:F1} samples/s"));
         }
 

@@ -122,13 +122,7 @@ public sealed class OnnxInferenceEngine : IDisposable
         if (dataset.SamplingRate != m.SamplingRate)
             throw new ArgumentException($"Dataset is sampled at {dataset.SamplingRate} Hz; the ONNX model '{ModelPath}' at {m.SamplingRate} Hz.");
         int samples = dataset.Samples, leads = dataset.Leads, window = m.WindowSamples;
-        long[] starts;
-        if (samples == window) starts = new[] { 0L };
-        else if (samples > window && m.Aggregation != "whole" && m.WindowStride is int stride)
-            starts = WindowedInference.WindowStarts(samples, window, stride);
-        else
-            throw new ArgumentException($"Records have {samples} samples; the ONNX model '{ModelPath}' takes exactly {window}" +
-                                        (m.Aggregation == "whole" ? " (it was exported for whole records)." : " or longer records cut into its windows."));
+        var starts = WindowStarts(samples);
         int batch = batchSize ?? m.BatchSize;
         if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batch, "batch size must be positive");
         int width = embeddings ? m.EmbeddingSize : m.ClassNames.Length;
@@ -142,20 +136,7 @@ public sealed class OnnxInferenceEngine : IDisposable
             int offset = b * batch, count = Math.Min(batch, indices.Length - offset);
             int inputs = windowCount * count, windowValues = leads * window;
             if (staging.Length != inputs * windowValues) staging = new float[inputs * windowValues];
-            // Window-major, as WindowedInference stacks them: input w * count + k is window w of record k,
-            // transposed from (samples, leads) to (leads, window).
-            for (int k = 0; k < count; k++)
-            {
-                var signal = dataset.Signal(indices[offset + k]).Span;
-                for (int w = 0; w < windowCount; w++)
-                {
-                    var target = staging.AsSpan((w * count + k) * windowValues, windowValues);
-                    int start = (int)starts[w];
-                    for (int t = 0; t < window; t++)
-                        for (int l = 0; l < leads; l++)
-                            target[l * window + t] = signal[(start + t) * leads + l];
-                }
-            }
+            CutWindows(dataset, indices, offset, count, starts, window, staging);
             // The graph runs on at most `batch` windows at a time: the records' 7 windows in one run would hold 7x the
             // activations (ONNX Runtime's arena keeps its peak), for no gain in speed.
             var logits = new float[inputs * classes];
@@ -173,6 +154,39 @@ public sealed class OnnxInferenceEngine : IDisposable
             batchDone?.Invoke(b + 1, batchCount);
         }
         return result;
+    }
+
+    /// <summary>Where the graph's windows start in a record of <paramref name="samples"/> samples (one window when it is the graph's length).</summary>
+    internal long[] WindowStarts(int samples)
+    {
+        var m = Metadata;
+        int window = m.WindowSamples;
+        if (samples == window) return new[] { 0L };
+        if (samples > window && m.Aggregation != "whole" && m.WindowStride is int stride)
+            return WindowedInference.WindowStarts(samples, window, stride);
+        throw new ArgumentException($"Records have {samples} samples; the ONNX model '{ModelPath}' takes exactly {window}" +
+                                    (m.Aggregation == "whole" ? " (it was exported for whole records)." : " or longer records cut into its windows."));
+    }
+
+    /// <summary>
+    /// The graph's input for records indices[offset..offset+count): window-major, as WindowedInference stacks them (input
+    /// w * count + k is window w of record k), each transposed from (samples, leads) to (leads, window), in mV.
+    /// </summary>
+    internal static void CutWindows(ProcessedDataset dataset, int[] indices, int offset, int count, long[] starts, int window, Span<float> staging)
+    {
+        int leads = dataset.Leads, windowValues = leads * window;
+        for (int k = 0; k < count; k++)
+        {
+            var signal = dataset.Signal(indices[offset + k]).Span;
+            for (int w = 0; w < starts.Length; w++)
+            {
+                var target = staging.Slice((w * count + k) * windowValues, windowValues);
+                int start = (int)starts[w];
+                for (int t = 0; t < window; t++)
+                    for (int l = 0; l < leads; l++)
+                        target[l * window + t] = signal[(start + t) * leads + l];
+            }
+        }
     }
 
     private static void MeanOverWindows(float[] values, int windows, int count, int width, Span<float> result)

@@ -33,6 +33,8 @@ public sealed record OnnxModelMetadata
     public string? Weights { get; init; }
     public string? WeightsSha256 { get; init; }
     public string? ToolVersion { get; init; }
+    /// <summary>How the graph was quantized (<see cref="OnnxQuantization"/>); null for the float graph.</summary>
+    public string? Quantization { get; init; }
 
     // Key names in metadata_props; docs/export.md lists them.
     public const string ModelKey = "model", ClassNamesKey = "class_names", LeadNamesKey = "lead_names",
@@ -40,7 +42,7 @@ public sealed record OnnxModelMetadata
         AggregationKey = "window_aggregation", RecordSamplesKey = "record_samples", EmbeddingSizeKey = "embedding_size",
         StandardisationKey = "standardisation", StandardisationInGraphKey = "standardisation_in_graph",
         InputUnitsKey = "input_units", InputLayoutKey = "input_layout", BatchSizeKey = "batch_size", SessionKey = "session",
-        WeightsKey = "weights", WeightsSha256Key = "weights_sha256", ToolVersionKey = "tool_version";
+        WeightsKey = "weights", WeightsSha256Key = "weights_sha256", ToolVersionKey = "tool_version", QuantizationKey = "quantization";
 
     /// <summary>The key/value pairs written into the model.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> ToProperties()
@@ -67,6 +69,7 @@ public sealed record OnnxModelMetadata
         optional(WeightsKey, Weights);
         optional(WeightsSha256Key, WeightsSha256);
         optional(ToolVersionKey, ToolVersion);
+        optional(QuantizationKey, Quantization);
         return properties;
     }
 
@@ -118,6 +121,7 @@ public sealed record OnnxModelMetadata
             Weights = properties.GetValueOrDefault(WeightsKey),
             WeightsSha256 = properties.GetValueOrDefault(WeightsSha256Key),
             ToolVersion = properties.GetValueOrDefault(ToolVersionKey),
+            Quantization = properties.GetValueOrDefault(QuantizationKey),
         };
     }
 }

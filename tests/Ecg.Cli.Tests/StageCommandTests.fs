@@ -208,6 +208,21 @@ let tests =
             expectOk wholeEval
             let wholeTorch = ecgIn work [ "evaluate"; "--session"; "1"; "--bootstrap"; "0"; "--aggregation"; "whole" ]
             Expect.floatClose { absolute = 1e-3; relative = 0.0 } (macro wholeEval.Output) (macro wholeTorch.Output) "whole records: ONNX Runtime and TorchSharp agree"
+            // int8: predict needs the int8 file first (it calibrates on training records, which predict does not read).
+            let noInt8 = ecgIn work [ "predict"; record; "--session"; "1"; "--engine"; "onnx-int8" ]
+            Expect.equal noInt8.ExitCode 1 "no int8 file yet"
+            Expect.stringContains noInt8.Output "--format onnx-int8" "says how to make it"
+            let int8 = ecgIn work [ "export"; "--session"; "1"; "--format"; "onnx-int8" ]
+            expectOk int8
+            Expect.stringContains int8.Output "calibrated on" "says what it calibrated on"
+            Expect.isTrue (File.Exists(Path.Combine(work, "artifacts", "training_sessions", "session_1", "export", "model_best_int8.onnx"))) "the int8 file"
+            expectOk (ecgIn work [ "predict"; record; "--session"; "1"; "--engine"; "onnx-int8" ])
+            let int8Eval = ecgIn work [ "evaluate"; "--session"; "1"; "--bootstrap"; "0"; "--engine"; "onnx-int8" ]
+            expectOk int8Eval
+            Expect.floatClose { absolute = 0.02; relative = 0.0 } (macro int8Eval.Output) (macro torch.Output) "int8 scores close to float"
+            let int8Embed = ecgIn work [ "embed"; "--session"; "1"; "--split"; "validation"; "--engine"; "onnx-int8" ]
+            Expect.equal int8Embed.ExitCode 1 "embeddings stay float"
+            Expect.stringContains int8Embed.Output "embeddings come from the float network" "says why"
             let badPass = ecgIn work [ "embed"; "--session"; "1"; "--aggregation"; "max" ]
             Expect.equal badPass.ExitCode 2 "embed takes mean or whole"
             Expect.stringContains badPass.Output "--aggregation 'max'" "names the option and value"
@@ -324,7 +339,7 @@ let tests =
             expectOk speeds
             for precision in [ "float32"; "bfloat16" ] do
                 Expect.isMatch speeds.Output (sprintf @"train cross-lead-cnn %s, batch 4, 250 samples\s+\d+\.\d samples/s" precision) precision
-            for engine in [ "torchsharp"; "onnxruntime"; "onnxruntime, 1-d convolutions" ] do
+            for engine in [ "torchsharp"; "onnxruntime"; "onnxruntime, 1-d convolutions"; "onnxruntime int8" ] do
                 Expect.isMatch speeds.Output (sprintf @"inference cross-lead-cnn on %s, round 1, batch 4, 250 samples\s+\d+\.\d samples/s" engine) engine
             // Projections on saved embeddings (300 points of 16 values around 5 centres) instead of generated blobs.
             let folder = tempFolder "bench"

@@ -325,4 +325,67 @@ let tests =
                 let code, output = onnxChecker python path
                 Expect.equal code 0 $"LSTM: checker output: {output}"
         }
+
+        test "int8: ungrouped convolutions become QLinearConv in ONNX Runtime, the float file's metadata is kept, probabilities stay near float" {
+            let folder = temporaryArtifacts ()
+            for name, (tolerance: float) in [ "cross-lead-cnn", 0.05; "xresnet1d18", 0.05; "resnet1d-wang", 0.05; "inception1d", 0.05; "s4d", 0.05 ] do
+                torch.random.manual_seed 7L |> ignore
+                use model = ModelFactory.Create(TrainingConfig(Model = name), 12, 5)
+                randomiseNorms model 3L
+                model.eval()
+                let floatPath = Path.Combine(folder, $"{name}.onnx")
+                let int8Path = Path.Combine(folder, $"{name}.int8.onnx")
+                OnnxExport.ExportNetwork(model, metadataFor name (box model :?> IEcgNetwork) 250, floatPath) |> ignore
+                let result = OnnxQuantization.QuantizeInt8(floatPath, windowsOf 64 250 5, 64, int8Path)
+                let floatGraph = Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes floatPath).Graph
+                let ungrouped =
+                    floatGraph.Node |> Seq.filter (fun n -> n.OpType = "Conv" && (n.Attribute |> Seq.tryFind (fun a -> a.Name = "group") |> Option.map (fun a -> a.I) |> Option.defaultValue 1L) = 1L)
+                    |> Seq.length
+                Expect.equal result.QuantizedConvolutions ungrouped $"{name}: every ungrouped convolution quantized"
+                Expect.equal result.CalibrationWindows 64 $"{name}: calibration windows counted"
+                // What ONNX Runtime runs: its optimised graph, saved, holds the fused integer convolutions.
+                let optimised = Path.Combine(folder, $"{name}.int8.optimised.onnx")
+                do
+                    use options = OnnxInferenceEngine.Options 2
+                    options.OptimizedModelFilePath <- optimised
+                    options.LogSeverityLevel <- Microsoft.ML.OnnxRuntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR   // not its note on hardware-specific saved graphs
+                    use session = new Microsoft.ML.OnnxRuntime.InferenceSession(int8Path, options)
+                    ()
+                let fused = Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes optimised).Graph.Node |> Seq.filter (fun n -> n.OpType.Contains "QLinearConv") |> Seq.length
+                Expect.equal fused ungrouped $"{name}: ONNX Runtime runs each quantized convolution as QLinearConv"
+                use floatEngine = OnnxInferenceEngine.Load floatPath
+                use int8Engine = OnnxInferenceEngine.Load int8Path
+                Expect.equal int8Engine.Metadata.ClassNames floatEngine.Metadata.ClassNames $"{name}: class names kept"
+                Expect.equal int8Engine.Metadata.Standardisation floatEngine.Metadata.Standardisation $"{name}: standardisation kept"
+                Expect.stringContains int8Engine.Metadata.Quantization $"{ungrouped} convolutions" $"{name}: the metadata says how it was quantized"
+                Expect.isNull floatEngine.Metadata.Quantization $"{name}: the float file says nothing of quantization"
+                // Windows drawn apart from the calibration ones.
+                let windows = windowsOf 32 250 6
+                let struct (floatLogits, _) = floatEngine.RunWindows(windows, 32)
+                let struct (int8Logits, _) = int8Engine.RunWindows(windows, 32)
+                let sigmoid (z: float32) = 1.0 / (1.0 + exp (-(float z)))
+                let difference = Seq.zip floatLogits int8Logits |> Seq.map (fun (a, b) -> abs (sigmoid a - sigmoid b)) |> Seq.max
+                Expect.isLessThan difference tolerance $"{name}: int8 probabilities within {tolerance} of float ({difference:F4})"
+                Expect.isGreaterThan difference 0.0 $"{name}: and not the float graph itself"
+            let lstmPath = Path.Combine(folder, "lstm.onnx")
+            use lstm = ModelFactory.Create(TrainingConfig(Model = "lstm"), 12, 5)
+            OnnxExport.ExportNetwork(lstm, metadataFor "lstm" (box lstm :?> IEcgNetwork) 250, lstmPath) |> ignore
+            Expect.throwsT<ArgumentException> (fun () -> OnnxQuantization.QuantizeInt8(lstmPath, windowsOf 4 250 5, 4, Path.Combine(folder, "lstm.int8.onnx")) |> ignore)
+                "a graph without convolutions is refused"
+        }
+
+        test "int8: the quantized file passes onnx.checker.check_model (python3 with onnx)" {
+            match pythonWithOnnx.Value with
+            | None -> skiptest "no python3 with the onnx package here (apt-get install python3-onnx): ONNX checker not run"
+            | Some python ->
+                let folder = temporaryArtifacts ()
+                for name in [ "cross-lead-cnn"; "xresnet1d50"; "resnet1d-wang" ] do
+                    use model = ModelFactory.Create(TrainingConfig(Model = name), 12, 5)
+                    let floatPath = Path.Combine(folder, $"{name}.onnx")
+                    let int8Path = Path.Combine(folder, $"{name}.int8.onnx")
+                    OnnxExport.ExportNetwork(model, metadataFor name (box model :?> IEcgNetwork) 250, floatPath) |> ignore
+                    OnnxQuantization.QuantizeInt8(floatPath, windowsOf 8 250 5, 8, int8Path) |> ignore
+                    let code, output = onnxChecker python int8Path
+                    Expect.equal code 0 $"{name}: checker output: {output}"
+        }
     ]
