@@ -49,7 +49,7 @@ public static class ModelExport
         var path = Path.GetFullPath(output ?? DefaultPath(session, weights, format));
         if (format == ExportFormat.OnnxInt8)
         {
-            var q = QuantizeInt8(session, weights, EnsureOnnx(session, weights), path,
+            var q = QuantizeInt8(session, EnsureOnnx(session, weights), path,
                                  (dataset ?? throw new ArgumentException("An int8 export needs the session's dataset to calibrate on.")).Invoke());
             return (q.Path, $"int8 ONNX model of session {session.Number} ({session.Manifest.Config.Model}, {weights} weights): {q.QuantizedConvolutions} " +
                             $"convolutions quantized, calibrated on {q.CalibrationWindows:N0} windows of {CalibrationRecords} training records");
@@ -79,17 +79,7 @@ public static class ModelExport
     {
         wholeRecord = wholeRecord && session.Aggregation != WindowAggregation.Whole;   // a whole-record session's own graph is one
         var path = wholeRecord ? session.Paths.Export(weights + "_whole", "onnx") : DefaultPath(session, weights, ExportFormat.Onnx);
-        var weightsSha = TrainingSession.Sha256(session.WeightsPath(weights));
-        if (File.Exists(path))
-        {
-            try
-            {
-                using var existing = OnnxInferenceEngine.Load(path);
-                if (existing.Metadata.WeightsSha256 == weightsSha && (existing.Metadata.Aggregation == "whole") == (wholeRecord || session.Aggregation == WindowAggregation.Whole))
-                    return path;
-            }
-            catch (Exception e) when (e is InvalidDataException or IOException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException) { }
-        }
+        if (IsCurrent(session, weights, path, wholeRecord, quantized: false)) return path;
         OnnxExport.Export(session, weights.ToString(), path, wholeRecord);
         return path;
     }
@@ -119,23 +109,29 @@ public static class ModelExport
     {
         wholeRecord = wholeRecord && session.Aggregation != WindowAggregation.Whole;
         var path = session.Paths.Export(weights + (wholeRecord ? "_whole" : "") + "_int8", "onnx");
-        var weightsSha = TrainingSession.Sha256(session.WeightsPath(weights));
-        if (File.Exists(path))
-        {
-            try
-            {
-                using var existing = OnnxInferenceEngine.Load(path);
-                if (existing.Metadata.WeightsSha256 == weightsSha && existing.Metadata.Quantization is not null
-                    && (existing.Metadata.Aggregation == "whole") == (wholeRecord || session.Aggregation == WindowAggregation.Whole))
-                    return path;
-            }
-            catch (Exception e) when (e is InvalidDataException or IOException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException) { }
-        }
+        if (IsCurrent(session, weights, path, wholeRecord, quantized: true)) return path;
         if (calibration is null)
             throw new UserError($"Session {session.Number} has no int8 model of its {weights} weights ('{path}'): make it with " +
                                 $"ecg export --session {session.Number} --weights {weights} --format onnx-int8 (it calibrates on the session's training records).");
-        QuantizeInt8(session, weights, EnsureOnnx(session, weights, wholeRecord), path, calibration);
+        QuantizeInt8(session, EnsureOnnx(session, weights, wholeRecord), path, calibration);
         return path;
+    }
+
+    /// <summary>
+    /// Whether the ONNX file at <paramref name="path"/> loads and was made from these weights, for whole records or
+    /// windows as asked, and quantized or not as asked; a damaged or unreadable file is not current.
+    /// </summary>
+    private static bool IsCurrent(TrainingSession session, WeightsChoice weights, string path, bool wholeRecord, bool quantized)
+    {
+        if (!File.Exists(path)) return false;
+        try
+        {
+            using var existing = OnnxInferenceEngine.Load(path);
+            var m = existing.Metadata;
+            return m.WeightsSha256 == TrainingSession.Sha256(session.WeightsPath(weights)) && (m.Quantization is not null) == quantized
+                   && (m.Aggregation == "whole") == (wholeRecord || session.Aggregation == WindowAggregation.Whole);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException) { return false; }
     }
 
     /// <summary>
@@ -143,7 +139,7 @@ public static class ModelExport
     /// <see cref="CalibrationRecords"/> of the session's training records (drawn with the session's seed): never on the
     /// validation or test records its figures are read on.
     /// </summary>
-    private static OnnxQuantizationResult QuantizeInt8(TrainingSession session, WeightsChoice weights, string floatPath, string path, ProcessedDataset dataset)
+    private static OnnxQuantizationResult QuantizeInt8(TrainingSession session, string floatPath, string path, ProcessedDataset dataset)
     {
         SessionCompatibility.Require(session, dataset);
         var train = session.SplitScheme.TrainIndices(dataset);
