@@ -6,8 +6,11 @@ open TorchSharp
 
 /// t-SNE's repulsive forces in 2-D by interpolation on an equispaced grid, with the kernel sums over the
 /// grid done by FFT: FIt-SNE (Linderman et al. 2019), as openTSNE's `negative_gradient_method="fft"`
-/// runs it with its defaults (3 interpolation nodes per box and axis, boxes about 1 unit wide, at least 50
-/// per axis, degrees of freedom 1). The embedding's bounding square is cut into B x B boxes, each holding
+/// runs it with its defaults (3 interpolation nodes per box and axis, boxes 1 unit wide, at least 50 per axis,
+/// degrees of freedom 1). One difference: openTSNE cuts the bounding square into B boxes of span / B, so the node
+/// spacing and the kernel's transform change every iteration; here, once B > 50, the boxes are exactly 1 wide on a
+/// grid centred on the square (see `grid`), and the transform is recomputed only when B changes. A square of B x B
+/// boxes covers the embedding, each holding
 /// 3 x 3 equispaced nodes; every point spreads its charges (1, y1, y2, |y|^2) onto its box's nodes by
 /// Lagrange weights; the squared Cauchy kernel 1 / (1 + d^2)^2 between all pairs of nodes is applied as a
 /// convolution (circulant embedding of the (3B)^2 node grid into a (6B)^2 torus, TorchSharp's FFT on CPU);
@@ -38,13 +41,26 @@ module internal InterpolatedRepulsion =
             while m % p = 0 do m <- m / p
         m = 1 || m = 11 || m = 13
 
-    /// Boxes per axis for an embedding spanning `span`: span / BoxWidth, at least MinBoxes, rounded up to an
-    /// FFT-friendly count, at most MaxBoxes.
+    /// Boxes per axis for an embedding spanning `span`: span / BoxWidth rounded up, at least MinBoxes, rounded up to
+    /// an FFT-friendly count, at most MaxBoxes.
     let boxCount (span: float) =
-        let wanted = if span / BoxWidth >= float MaxBoxes then MaxBoxes else max MinBoxes (int (span / BoxWidth))
+        let wanted = if span / BoxWidth >= float MaxBoxes then MaxBoxes else max MinBoxes (int (ceil (span / BoxWidth)))
         let mutable b = wanted
         while b < MaxBoxes && not (fftFriendly b) do b <- b + 1
         b
+
+    /// Boxes per axis and their width for an embedding spanning `span`. Once the span needs more than MinBoxes boxes
+    /// of BoxWidth, the boxes are exactly BoxWidth wide and the grid, a little wider than the span, is centred on it:
+    /// then the node spacing, so the kernel and its transform, only change when the box count does (a few times a
+    /// run) instead of every iteration, as with openTSNE's boxes of span / count. Narrower spans get MinBoxes boxes
+    /// across the span, wider than MaxBoxes boxes get MaxBoxes.
+    let grid (span: float) : struct (int * float) =
+        if not (span > 0.0) then struct (MinBoxes, BoxWidth)
+        else
+            let boxes = boxCount span
+            if boxes = MinBoxes && span < float MinBoxes * BoxWidth then struct (boxes, span / float boxes)
+            elif float boxes * BoxWidth < span then struct (boxes, span / float boxes)
+            else struct (boxes, BoxWidth)
 
     /// Node positions within a box of width 1: (k + 1/2) / NodesPerBox.
     let private nodeOffsets = Array.init NodesPerBox (fun k -> (float k + 0.5) / float NodesPerBox)
@@ -85,6 +101,8 @@ module internal InterpolatedRepulsion =
     type Workspace() =
         let arrays = Collections.Generic.Dictionary<string, obj>()
         let tensors = Collections.Generic.Dictionary<string, torch.Tensor>()
+        let mutable kernelSpectrum: torch.Tensor = null
+        let mutable kernelKey: struct (int * float) voption = ValueNone
         /// A float32 torch tensor named `name` of `shape`, kept (outside any dispose scope) while the shape fits:
         /// torch.tensor(managed memory) would copy through a fresh managed array on every call.
         member _.Tensor(name: string, shape: int64[]) : torch.Tensor =
@@ -97,10 +115,23 @@ module internal InterpolatedRepulsion =
                 let t = torch.empty(ReadOnlySpan<int64>(shape), dtype = torch.ScalarType.Float32).DetachFromDisposeScope()
                 tensors.[name] <- t
                 t
+        /// The kernel's transform for an M x M node grid of this spacing, computed by `compute` only when the grid
+        /// or the spacing differ from the last call's (the spacing is compared exactly: it is BoxWidth / NodesPerBox
+        /// once the boxes have their fixed width).
+        member this.KernelSpectrum(m: int, spacing: float, compute: unit -> torch.Tensor) : torch.Tensor =
+            match kernelKey with
+            | ValueSome struct (km, ks) when km = m && ks = spacing && not (isNull kernelSpectrum) -> kernelSpectrum
+            | _ ->
+                if not (isNull kernelSpectrum) then kernelSpectrum.Dispose()
+                kernelSpectrum <- compute().DetachFromDisposeScope()
+                kernelKey <- ValueSome struct (m, spacing)
+                kernelSpectrum
         interface IDisposable with
             member _.Dispose() =
                 for t in tensors.Values do t.Dispose()
                 tensors.Clear()
+                if not (isNull kernelSpectrum) then kernelSpectrum.Dispose()
+                kernelSpectrum <- null
         /// A buffer named `name` with at least `length` elements (the first `length` zeroed when `clear`).
         member _.Get<'T>(name: string, length: int, clear: bool) : 'T[] =
             match arrays.TryGetValue name with
@@ -123,18 +154,20 @@ module internal InterpolatedRepulsion =
     let private convolve (workspace: Workspace) (charges: float[]) (m: int) (spacing: float) : float[] =
         use scope = torch.NewDisposeScope()
         let size = 2 * m
-        // The kernel's circulant embedding: entry (i, j) is the kernel at offsets min(i, 2M - i), min(j, 2M - j).
-        let kernel = workspace.Get<float32>("kernel", size * size, false)
-        Parallel.For(0, size, fun i ->
-            let di = float (min i (size - i)) * spacing
-            for j in 0 .. size - 1 do
-                let dj = float (min j (size - j)) * spacing
-                let q = 1.0 / (1.0 + di * di + dj * dj)
-                kernel.[i * size + j] <- float32 (q * q)) |> ignore
-        // The kernel is real and even, so its transform is real.
-        let kernelTensor = workspace.Tensor("kernel", [| int64 size; int64 size |])
-        kernelTensor.data<float32>().CopyFrom(ReadOnlySpan<float32>(kernel, 0, size * size), 0, 0L)
-        let kernelHat = torch.fft.rfft2(kernelTensor).real
+        let kernelHat =
+            workspace.KernelSpectrum(m, spacing, fun () ->
+                // The kernel's circulant embedding: entry (i, j) is the kernel at offsets min(i, 2M - i), min(j, 2M - j).
+                let kernel = workspace.Get<float32>("kernel", size * size, false)
+                Parallel.For(0, size, fun i ->
+                    let di = float (min i (size - i)) * spacing
+                    for j in 0 .. size - 1 do
+                        let dj = float (min j (size - j)) * spacing
+                        let q = 1.0 / (1.0 + di * di + dj * dj)
+                        kernel.[i * size + j] <- float32 (q * q)) |> ignore
+                // The kernel is real and even, so its transform is real.
+                let kernelTensor = workspace.Tensor("kernel", [| int64 size; int64 size |])
+                kernelTensor.data<float32>().CopyFrom(ReadOnlySpan<float32>(kernel, 0, size * size), 0, 0L)
+                torch.fft.rfft2(kernelTensor).real.contiguous())
         // Two channels per task: each task's torch calls run on its own thread (torch itself on one thread),
         // so both cores work, and each channel's arithmetic is the same whatever the scheduling.
         let plane = m * m
@@ -168,11 +201,10 @@ module internal InterpolatedRepulsion =
         for i in 0 .. n - 1 do
             lo <- min lo (min xs.[i] ys.[i])
             hi <- max hi (max xs.[i] ys.[i])
-        let span = hi - lo
-        let boxes = boxCount span
-        let width = if span > 0.0 then span / float boxes else 1.0
+        let struct (boxes, width) = grid (hi - lo)
         // Charges in coordinates about the grid's centre: the same forces, smaller cancelling terms.
         let centre = (lo + hi) / 2.0
+        let lo = centre - width * float boxes / 2.0
         let m = boxes * NodesPerBox
         let boxOf = workspace.Get<int>("boxOf", n, false)
         let weightsX = workspace.Get<float>("weightsX", n * NodesPerBox, false)

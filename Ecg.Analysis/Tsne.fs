@@ -92,7 +92,7 @@ module Tsne =
                 invalidArg "xs" (sprintf "point %d has a non-finite coordinate (%g, %g)" i xs.[i] ys.[i])
 
     /// Repulsive forces by FIt-SNE's interpolation (openTSNE's defaults: 3 nodes per box and axis, boxes
-    /// about 1 unit wide, at least 50 per axis).
+    /// 1 unit wide, at least 50 per axis).
     let interpolatedRepulsion (xs: float[]) (ys: float[]) : RepulsiveForces =
         checkCoordinates xs ys
         let negX = Array.zeroCreate<float> xs.Length

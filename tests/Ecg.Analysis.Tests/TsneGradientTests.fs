@@ -58,6 +58,46 @@ let tests =
                 Expect.isLessThan forceError forceTolerance (sprintf "%s: force relative error" label)
                 Expect.isLessThan zError zTolerance (sprintf "%s: Z relative error" label)
         }
+        test "The grid: 50 boxes across narrow spans, boxes of exactly 1 from 50 units on, at most 1000" {
+            let check span boxes width =
+                let struct (b, w) = InterpolatedRepulsion.grid span
+                Expect.equal b boxes (sprintf "boxes for span %g" span)
+                Expect.floatClose Accuracy.veryHigh w width (sprintf "width for span %g" span)
+                Expect.isGreaterThanOrEqual (float b * w) (span * (1.0 - 1e-12)) (sprintf "the grid covers span %g" span)
+            check 1e-4 50 2e-6
+            check 10.0 50 0.2
+            check 50.0 50 1.0
+            check 116.3 117 1.0     // 117 = 3^2 13: FFT-friendly
+            check 118.5 120 1.0     // 119 = 7 17 is not
+            check 5000.0 1000 5.0
+            check 0.0 50 1.0
+        }
+        test "Interpolated repulsion reuses the kernel's transform only while the grid is the same" {
+            // One workspace across calls, as t-SNE's iterations use it, must give what a fresh one gives: for a shifted
+            // copy (same grid, the cached transform) and for a narrower one (another grid, a new transform).
+            let forces (workspace: InterpolatedRepulsion.Workspace) (xs: float[], ys: float[]) =
+                let negX = Array.zeroCreate<float> xs.Length
+                let negY = Array.zeroCreate<float> xs.Length
+                let z = InterpolatedRepulsion.compute workspace xs ys negX negY
+                negX, negY, z
+            let wide = embedding 300 8 40.0 7UL
+            let shifted = fst wide |> Array.map ((+) 2.5), snd wide |> Array.map ((+) 2.5)
+            let narrow = fst wide |> Array.map ((*) 0.6), snd wide |> Array.map ((*) 0.6)
+            let boxes (xs: float[], ys: float[]) =
+                let struct (b, _) = InterpolatedRepulsion.grid (max (Array.max xs) (Array.max ys) - min (Array.min xs) (Array.min ys))
+                b
+            Expect.equal (boxes shifted) (boxes wide) "the shifted copy has the same grid"
+            Expect.isGreaterThan (boxes wide) (boxes narrow) "the narrow copy a smaller one"
+            Expect.isGreaterThan (boxes narrow) InterpolatedRepulsion.MinBoxes "boxes of width 1 for both"
+            use kept = new InterpolatedRepulsion.Workspace()
+            // Below 50 units the 50 boxes narrow with the span: same grid size, another spacing.
+            let small = fst wide |> Array.map ((*) 0.15), snd wide |> Array.map ((*) 0.15)
+            let smaller = fst wide |> Array.map ((*) 0.1), snd wide |> Array.map ((*) 0.1)
+            for label, points in [ "wide", wide; "shifted", shifted; "narrow", narrow; "wide again", wide
+                                   "small", small; "smaller", smaller ] do
+                use fresh = new InterpolatedRepulsion.Workspace()
+                Expect.equal (forces kept points) (forces fresh points) (sprintf "%s: the same forces and Z" label)
+        }
         test "Barnes-Hut with theta 0 gives the exact sums (a check of the reference above)" {
             let xs, ys = embedding 200 3 3.0 9UL
             let exact = exactRepulsion xs ys
