@@ -181,7 +181,7 @@ public static class Trainer
                         ? MixedPrecision.Backward(mixed, model, input, embeddings => ContrastivePretraining.NtXent(embeddings, config.ContrastiveTemperature),
                                                   ContrastivePretraining.Embed)
                         : MixedPrecision.Backward(mixed, model, input,
-                            logits => nn.functional.binary_cross_entropy_with_logits(logits, target, pos_weights: positiveWeightTensor));
+                            logits => nn.functional.binary_cross_entropy_with_logits(logits, target!, pos_weights: positiveWeightTensor));
                 }, l =>
                 {
                     batchLoss = l.item<float>();
