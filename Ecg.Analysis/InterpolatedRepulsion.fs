@@ -58,9 +58,8 @@ module internal InterpolatedRepulsion =
         if not (span > 0.0) then struct (MinBoxes, BoxWidth)
         else
             let boxes = boxCount span
-            if boxes = MinBoxes && span < float MinBoxes * BoxWidth then struct (boxes, span / float boxes)
-            elif float boxes * BoxWidth < span then struct (boxes, span / float boxes)
-            else struct (boxes, BoxWidth)
+            let fixedWidth = span >= float MinBoxes * BoxWidth && float boxes * BoxWidth >= span
+            struct (boxes, (if fixedWidth then BoxWidth else span / float boxes))
 
     /// Node positions within a box of width 1: (k + 1/2) / NodesPerBox.
     let private nodeOffsets = Array.init NodesPerBox (fun k -> (float k + 0.5) / float NodesPerBox)
@@ -101,8 +100,8 @@ module internal InterpolatedRepulsion =
     type Workspace() =
         let arrays = Collections.Generic.Dictionary<string, obj>()
         let tensors = Collections.Generic.Dictionary<string, torch.Tensor>()
-        let mutable kernelSpectrum: torch.Tensor = null
-        let mutable kernelKey: struct (int * float) voption = ValueNone
+        /// The last kernel transform with the grid size and spacing it was computed for.
+        let mutable kernel: struct (int * float * torch.Tensor) voption = ValueNone
         /// A float32 torch tensor named `name` of `shape`, kept (outside any dispose scope) while the shape fits:
         /// torch.tensor(managed memory) would copy through a fresh managed array on every call.
         member _.Tensor(name: string, shape: int64[]) : torch.Tensor =
@@ -118,20 +117,26 @@ module internal InterpolatedRepulsion =
         /// The kernel's transform for an M x M node grid of this spacing, computed by `compute` only when the grid
         /// or the spacing differ from the last call's (the spacing is compared exactly: it is BoxWidth / NodesPerBox
         /// once the boxes have their fixed width).
-        member this.KernelSpectrum(m: int, spacing: float, compute: unit -> torch.Tensor) : torch.Tensor =
-            match kernelKey with
-            | ValueSome struct (km, ks) when km = m && ks = spacing && not (isNull kernelSpectrum) -> kernelSpectrum
-            | _ ->
-                if not (isNull kernelSpectrum) then kernelSpectrum.Dispose()
-                kernelSpectrum <- compute().DetachFromDisposeScope()
-                kernelKey <- ValueSome struct (m, spacing)
-                kernelSpectrum
+        member _.KernelSpectrum(m: int, spacing: float, compute: unit -> torch.Tensor) : torch.Tensor =
+            match kernel with
+            | ValueSome struct (km, ks, spectrum) when km = m && ks = spacing -> spectrum
+            | old ->
+                // Forgotten before computing, so a failed computation never leaves a disposed transform behind.
+                kernel <- ValueNone
+                match old with
+                | ValueSome struct (_, _, spectrum) -> spectrum.Dispose()
+                | ValueNone -> ()
+                let spectrum = compute().DetachFromDisposeScope()
+                kernel <- ValueSome struct (m, spacing, spectrum)
+                spectrum
         interface IDisposable with
             member _.Dispose() =
                 for t in tensors.Values do t.Dispose()
                 tensors.Clear()
-                if not (isNull kernelSpectrum) then kernelSpectrum.Dispose()
-                kernelSpectrum <- null
+                match kernel with
+                | ValueSome struct (_, _, spectrum) -> spectrum.Dispose()
+                | ValueNone -> ()
+                kernel <- ValueNone
         /// A buffer named `name` with at least `length` elements (the first `length` zeroed when `clear`).
         member _.Get<'T>(name: string, length: int, clear: bool) : 'T[] =
             match arrays.TryGetValue name with
