@@ -81,6 +81,11 @@ type BucketSummary =
       /// Matched / included.
       Accuracy: float }
 
+/// Wall-clock seconds one step of a feature-space run took (the steps of FeatureSpaceProgress; a projection's step
+/// includes its trustworthiness).
+[<CLIMutable>]
+type StepTime = { Step: string; Seconds: float }
+
 /// summary.json of a feature-space run.
 [<CLIMutable>]
 type FeatureSpaceSummary =
@@ -103,6 +108,8 @@ type FeatureSpaceSummary =
       PerClass: ClassClusterSummary[]
       Projections: ProjectionSummary[]
       MetadataBuckets: BucketSummary[]
+      /// Where the time went, step by step, in the order run.
+      Steps: StepTime[]
       ElapsedSeconds: float }
 
 /// What a run wrote.
@@ -194,7 +201,8 @@ type FeatureSpaceStage private () =
                 let matched = if m.BucketOfCluster.[k] >= 0 then "-> " + m.Buckets.[m.BucketOfCluster.[k]] else "unmatched"
                 line (sprintf "    %-10d %s   %s" k (String.Join(" ", row |> Array.map (sprintf "%12d"))) matched))
         line ""
-        line (sprintf "elapsed %.1f s" s.ElapsedSeconds)
+        let steps = s.Steps |> Array.map (fun t -> sprintf "%s %.1f s" t.Step t.Seconds)
+        line (sprintf "elapsed %.1f s (%s)" s.ElapsedSeconds (String.Join(", ", steps)))
         b.ToString()
 
     /// Runs the stage for training session `sessionNumber` under `artifactsRoot` on `dataset` (the processed
@@ -202,7 +210,16 @@ type FeatureSpaceStage private () =
     static member Run(layout: ArtifactLayout, session: TrainingSession, dataset: ProcessedDataset, options: FeatureSpaceOptions,
                       progress: Action<FeatureSpaceProgress>, cancel: CancellationToken) : FeatureSpaceResult =
         let clock = Stopwatch.StartNew()
-        let report step = if not (isNull progress) then progress.Invoke { Step = step; Done = 0; Total = 0 }
+        // Each report starts a step and ends the one before it.
+        let steps = Collections.Generic.List<StepTime>()
+        let mutable current = struct ("setup", TimeSpan.Zero)
+        let endStep () =
+            let struct (name, started) = current
+            steps.Add { Step = name; Seconds = (clock.Elapsed - started).TotalSeconds }
+        let report step =
+            endStep ()
+            current <- struct (step, clock.Elapsed)
+            if not (isNull progress) then progress.Invoke { Step = step; Done = 0; Total = 0 }
         if options.Clusters < 0 then raise (UserError(sprintf "--clusters %d: give a positive count (or 0 for the number of classes)." options.Clusters))
         let sessionNumber = session.Number
         let chosen = if options.Split.HasValue then options.Split.Value else DataSplits.DefaultForReport(session.SplitScheme, dataset)
@@ -217,8 +234,9 @@ type FeatureSpaceStage private () =
         let batchDone = Action<int, int>(fun d t -> if not (isNull progress) then progress.Invoke { Step = "embeddings"; Done = d; Total = t })
         // Reused when `ecg embed` (or an earlier run) saved the same session's embeddings of the same records.
         let embeddingsPath = layout.Embeddings(sessionNumber, split)
+        report "embeddings"
         let struct (set, reused) = EmbeddingStage.ComputeOrReuse(embeddingsPath, session, dataset, indices, split, options.Weights, options.Device, batchDone, cancel)
-        report (if reused then "embeddings reused" else "embeddings computed")
+        if not (isNull progress) then progress.Invoke { Step = (if reused then "embeddings reused" else "embeddings computed"); Done = 0; Total = 0 }
         let rows = set.Rows()
         let labels = set.LabelRows()
         let n = rows.Length
@@ -279,7 +297,7 @@ type FeatureSpaceStage private () =
                         Missing = m.Missing; OutOfRange = m.OutOfRange; Included = m.Included
                         Confusion = Array.init (Array2D.length1 m.Confusion) (fun r -> Array.init (Array2D.length2 m.Confusion) (fun c -> m.Confusion.[r, c]))
                         BucketOfCluster = m.BucketOfCluster; Accuracy = m.Accuracy })
-              ElapsedSeconds = 0.0 }
+              Steps = [||]; ElapsedSeconds = 0.0 }
 
         // Projections CSV: one row per record.
         let coordinates name = projections |> List.tryFind (fun (p, _, _) -> p = name) |> Option.map (fun (_, layout, _) -> layout)
@@ -353,7 +371,8 @@ type FeatureSpaceStage private () =
         let indexPath = Path.Combine(chartsFolder, "index.html")
         HtmlCharts.WriteIndex(indexPath, sprintf "Feature space of training session %d (%s)" sessionNumber split, written)
 
-        let summary = { summary with ElapsedSeconds = clock.Elapsed.TotalSeconds }
+        report "summary"
+        let summary = { summary with Steps = steps.ToArray(); ElapsedSeconds = clock.Elapsed.TotalSeconds }
         let jsonPath = Path.Combine(folder, "summary.json")
         let textPath = Path.Combine(folder, "summary.txt")
         AtomicFile.WriteAllText(jsonPath, JsonSerializer.Serialize(summary, JsonDefaults.Options))

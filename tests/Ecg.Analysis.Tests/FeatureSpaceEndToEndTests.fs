@@ -201,10 +201,15 @@ let tests =
                 Expect.isTrue (m.Accuracy >= 0.0 && m.Accuracy <= 1.0) (sprintf "%s accuracy" m.Field)
             Expect.isGreaterThan (s.MetadataBuckets |> Array.find (fun m -> m.Field = "height")).Missing 0 "PTB-XL height is often missing"
             Expect.containsAll steps [ "embeddings"; "k-means"; "pca"; "t-sne"; "umap"; "metadata"; "charts" ] "progress steps"
+            Expect.equal (s.Steps |> Array.map (fun t -> t.Step)) [| "setup"; "embeddings"; "k-means"; "pca"; "t-sne"; "umap"; "metadata"; "charts" |] "timed steps, in order"
+            Expect.isTrue (s.Steps |> Array.forall (fun t -> t.Seconds >= 0.0)) "no negative step"
+            Expect.isTrue (s.Steps |> Array.sumBy (fun t -> t.Seconds) <= s.ElapsedSeconds) "the steps fit in the elapsed time"
+            Expect.isGreaterThan (s.Steps |> Array.find (fun t -> t.Step = "t-sne")).Seconds 0.0 "t-SNE took time"
             let csv = File.ReadAllLines result.ProjectionsCsvPath
             Expect.equal csv.Length (n + 1) "header + one line per record"
             Expect.stringStarts csv.[0] "ecg_id,split,pca_x,pca_y,tsne_x,tsne_y,umap_x,umap_y,cluster,labels,age,sex,height,weight" "CSV header"
             Expect.isTrue (File.Exists result.EmbeddingsPath && File.Exists result.SummaryTextPath) "embeddings and summary.txt"
+            Expect.stringContains (File.ReadAllText result.SummaryTextPath) ", t-sne " "summary.txt times each step"
             use json = Text.Json.JsonDocument.Parse(File.ReadAllText result.SummaryJsonPath)
             Expect.equal (json.RootElement.GetProperty("records").GetInt32()) n "summary.json records"
             Expect.equal result.ChartPaths.Length (3 * (1 + dataset.ClassNames.Length + 1 + 4) + 4) "charts: per projection cluster, classes, label sets, 4 buckets; 4 confusions"
