@@ -32,7 +32,8 @@ type FeatureSpaceOptions =
         { Split = Nullable(); Weights = WeightsChoice.Best; Clusters = 0; Seed = 0; Tsne = true; Umap = true
           Neighbours = NeighbourSearch.Automatic; TsneGradient = TsneGradient.Automatic; Device = null }
 
-/// A progress tick: the step now running ("embeddings", "k-means", "pca", "t-sne", "umap", "metadata", "charts"),
+/// A progress tick: the step now running ("embeddings", "k-means", "pca", "t-sne", "umap", "trustworthiness",
+/// "metadata", "charts"),
 /// with batch counts during embedding (Done = Total = 0 otherwise).
 [<CLIMutable>]
 type FeatureSpaceProgress = { Step: string; Done: int; Total: int }
@@ -81,8 +82,7 @@ type BucketSummary =
       /// Matched / included.
       Accuracy: float }
 
-/// Wall-clock seconds one step of a feature-space run took (the steps of FeatureSpaceProgress; a projection's step
-/// includes its trustworthiness).
+/// Wall-clock seconds one step of a feature-space run took (the steps of FeatureSpaceProgress).
 [<CLIMutable>]
 type StepTime = { Step: string; Seconds: float }
 
@@ -138,32 +138,37 @@ type FeatureSpaceStage private () =
 
     static let csvField (s: string) = if s.IndexOfAny([| ','; '"'; '\n' |]) >= 0 then "\"" + s.Replace("\"", "\"\"") + "\"" else s
 
-    /// The 2-D projections requested, as (name, coordinates, summary).
+    /// The 2-D projections requested, as (name, coordinates, summary); their trustworthiness is estimated in one
+    /// pass (the original-space distances, most of its cost, shared).
     static let project (options: FeatureSpaceOptions) (rows: float[][]) (report: string -> unit) =
         let n = rows.Length
         let trustNeighbours = min 5 ((n - 1) / 2)
-        let trust (layout: float[][]) =
-            if trustNeighbours >= 1 then Trustworthiness.estimate trustNeighbours rows layout else Double.NaN
-        let summary name layout details =
-            name, layout, { Name = name; Trustworthiness = trust layout; TrustworthinessNeighbours = trustNeighbours; Details = details }
-        [ report "pca"
-          let pca = Pca.fit 2 rows
-          yield summary "pca" pca.Projection
-                    (sprintf "explained variance ratio %s" (String.Join(", ", pca.ExplainedVarianceRatio |> Array.map (sprintf "%.4f"))))
-          if options.Tsne then
-              report "t-sne"
-              // sklearn needs perplexity < N; for a small split use a third of N (at most the default 30).
-              let perplexity = min TsneOptions.Default.Perplexity (max 1.0 (float (n - 1) / 3.0))
-              let tsne = Tsne.fit { TsneOptions.Default with Perplexity = perplexity; Seed = options.Seed
-                                                             NeighbourSearch = options.Neighbours; Gradient = options.TsneGradient } rows
-              yield summary "tsne" tsne.Embedding (sprintf "perplexity %g, %s repulsion, KL divergence %.4f after %d iterations" perplexity
-                                                            (if tsne.Gradient = TsneGradient.Interpolation then "interpolated (FFT)" else "Barnes-Hut")
-                                                            tsne.KlDivergence tsne.Iterations)
-          if options.Umap then
-              report "umap"
-              let neighbours = min UmapOptions.Default.Neighbours (n - 1)
-              let umap = Umap.fit { UmapOptions.Default with Neighbours = neighbours; Seed = options.Seed; NeighbourSearch = options.Neighbours } rows
-              yield summary "umap" umap.Embedding (sprintf "%d neighbours, %s initialisation, %d epochs" neighbours umap.Initialisation umap.Epochs) ]
+        let layouts =
+            [ report "pca"
+              let pca = Pca.fit 2 rows
+              yield "pca", pca.Projection,
+                    sprintf "explained variance ratio %s" (String.Join(", ", pca.ExplainedVarianceRatio |> Array.map (sprintf "%.4f")))
+              if options.Tsne then
+                  report "t-sne"
+                  // sklearn needs perplexity < N; for a small split use a third of N (at most the default 30).
+                  let perplexity = min TsneOptions.Default.Perplexity (max 1.0 (float (n - 1) / 3.0))
+                  let tsne = Tsne.fit { TsneOptions.Default with Perplexity = perplexity; Seed = options.Seed
+                                                                 NeighbourSearch = options.Neighbours; Gradient = options.TsneGradient } rows
+                  yield "tsne", tsne.Embedding,
+                        sprintf "perplexity %g, %s repulsion, KL divergence %.4f after %d iterations" perplexity
+                            (if tsne.Gradient = TsneGradient.Interpolation then "interpolated (FFT)" else "Barnes-Hut")
+                            tsne.KlDivergence tsne.Iterations
+              if options.Umap then
+                  report "umap"
+                  let neighbours = min UmapOptions.Default.Neighbours (n - 1)
+                  let umap = Umap.fit { UmapOptions.Default with Neighbours = neighbours; Seed = options.Seed; NeighbourSearch = options.Neighbours } rows
+                  yield "umap", umap.Embedding, sprintf "%d neighbours, %s initialisation, %d epochs" neighbours umap.Initialisation umap.Epochs ]
+        report "trustworthiness"
+        let trust =
+            if trustNeighbours >= 1 then Trustworthiness.estimateAll trustNeighbours rows (layouts |> List.map (fun (_, l, _) -> l) |> List.toArray)
+            else Array.create layouts.Length Double.NaN
+        layouts |> List.mapi (fun k (name, layout, details) ->
+            name, layout, { Name = name; Trustworthiness = trust.[k]; TrustworthinessNeighbours = trustNeighbours; Details = details })
 
     /// Readable bucket names: "[2, 25)", ..., ">= 75"; sex "male (0)", "female (1)".
     static member BucketNames(scheme: BucketScheme) : string[] =

@@ -17,23 +17,21 @@ module Trustworthiness =
     [<Literal>]
     let DefaultSampleSize = 2000
 
-    let private check (neighbours: int) (original: float[][]) (embedded: float[][]) =
+    let private check (neighbours: int) (original: float[][]) (embeddings: float[][][]) =
         FeatureMatrix.Validate(original, "original") |> ignore
-        FeatureMatrix.Validate(embedded, "embedded") |> ignore
         let n = original.Length
-        if embedded.Length <> n then
-            invalidArg "embedded" (sprintf "embedded has %d rows, original has %d" embedded.Length n)
+        for embedded in embeddings do
+            FeatureMatrix.Validate(embedded, "embedded") |> ignore
+            if embedded.Length <> n then
+                invalidArg "embedded" (sprintf "embedded has %d rows, original has %d" embedded.Length n)
         if neighbours < 1 || float neighbours >= float n / 2.0 then
             invalidArg "neighbours" (sprintf "neighbours = %d must be >= 1 and < N / 2 = %g" neighbours (float n / 2.0))
 
-    /// Sum over point i's embedded k-neighbours j of max(0, r(i, j) - k), where r is the 1-based rank
-    /// of j among the other points by original-space distance from i (ties by index).
-    let private penalty (neighbours: int) (original: float[][]) (embedded: float[][]) (i: int) =
-        let n = original.Length
-        // Embedded k nearest (ties by index), by a bounded insertion buffer.
+    /// Point i's k nearest other points in `embedded` (ties by index), by a bounded insertion buffer.
+    let private embeddedNeighbours (neighbours: int) (embedded: float[][]) (i: int) =
         let bestD = Array.create neighbours Double.PositiveInfinity
         let bestI = Array.create neighbours Int32.MaxValue
-        for j in 0 .. n - 1 do
+        for j in 0 .. embedded.Length - 1 do
             if j <> i then
                 let d = FeatureMatrix.SquaredDistance(embedded.[i], embedded.[j])
                 if d < bestD.[neighbours - 1] then
@@ -44,36 +42,39 @@ module Trustworthiness =
                         p <- p - 1
                     bestD.[p] <- d
                     bestI.[p] <- j
+        bestI
+
+    /// For each embedding: the sum over point i's embedded k-neighbours j of max(0, r(i, j) - k), where r is the
+    /// 1-based rank of j among the other points by original-space distance from i (ties by index). The
+    /// original-space distances, most of the cost, are computed once for all the embeddings.
+    let private penalties (neighbours: int) (original: float[][]) (embeddings: float[][][]) (i: int) : float[] =
+        let n = original.Length
         let dist = Array.init n (fun j -> FeatureMatrix.SquaredDistance(original.[i], original.[j]))
-        let mutable t = 0.0
-        for j in bestI do
-            let dj = dist.[j]
-            let mutable rank = 1
-            for l in 0 .. n - 1 do
-                if l <> i && l <> j && (dist.[l] < dj || (dist.[l] = dj && l < j)) then rank <- rank + 1
-            if rank > neighbours then t <- t + float (rank - neighbours)
-        t
+        embeddings |> Array.map (fun embedded ->
+            let mutable t = 0.0
+            for j in embeddedNeighbours neighbours embedded i do
+                let dj = dist.[j]
+                let mutable rank = 1
+                for l in 0 .. n - 1 do
+                    if l <> i && l <> j && (dist.[l] < dj || (dist.[l] = dj && l < j)) then rank <- rank + 1
+                if rank > neighbours then t <- t + float (rank - neighbours)
+            t)
 
     let private normaliser (n: int) (neighbours: int) =
         let nf, kf = float n, float neighbours
         2.0 / (nf * kf * (2.0 * nf - 3.0 * kf - 1.0))
 
-    /// The exact trustworthiness over all points.
-    let compute (neighbours: int) (original: float[][]) (embedded: float[][]) : float =
-        check neighbours original embedded
+    /// Each embedding's trustworthiness from the penalties of the points `sample` (scaled up to all N points).
+    let private fromSample (neighbours: int) (original: float[][]) (embeddings: float[][][]) (sample: int[]) : float[] =
         let n = original.Length
-        let penalties = Array.zeroCreate<float> n
-        Parallel.For(0, n, fun i -> penalties.[i] <- penalty neighbours original embedded i) |> ignore
-        1.0 - Array.sum penalties * normaliser n neighbours
+        let perPoint = Array.zeroCreate<float[]> sample.Length
+        Parallel.For(0, sample.Length, fun t -> perPoint.[t] <- penalties neighbours original embeddings sample.[t]) |> ignore
+        Array.init embeddings.Length (fun e ->
+            let total = perPoint |> Array.sumBy (fun p -> p.[e])
+            1.0 - total * (float n / float sample.Length) * normaliser n neighbours)
 
-    /// Trustworthiness estimated from `sampleSize` points drawn without replacement by System.Random(seed)
-    /// (all points when sampleSize >= N, which gives `compute`'s value).
-    let sampled (neighbours: int) (sampleSize: int) (seed: int) (original: float[][]) (embedded: float[][]) : float =
-        check neighbours original embedded
-        if sampleSize < 1 then invalidArg "sampleSize" (sprintf "sampleSize = %d must be >= 1" sampleSize)
-        let n = original.Length
-        let m = min n sampleSize
-        // Partial Fisher-Yates shuffle: the first m entries are the sample.
+    /// The first m of a partial Fisher-Yates shuffle of 0 .. n - 1 by System.Random(seed).
+    let private drawSample (n: int) (m: int) (seed: int) =
         let order = Array.init n id
         let rng = Random(seed)
         for t in 0 .. m - 1 do
@@ -81,11 +82,31 @@ module Trustworthiness =
             let x = order.[t]
             order.[t] <- order.[s]
             order.[s] <- x
-        let penalties = Array.zeroCreate<float> m
-        Parallel.For(0, m, fun t -> penalties.[t] <- penalty neighbours original embedded order.[t]) |> ignore
-        1.0 - Array.sum penalties * (float n / float m) * normaliser n neighbours
+        Array.sub order 0 m
+
+    /// The exact trustworthiness over all points.
+    let compute (neighbours: int) (original: float[][]) (embedded: float[][]) : float =
+        check neighbours original [| embedded |]
+        (fromSample neighbours original [| embedded |] (Array.init original.Length id)).[0]
+
+    /// Trustworthiness estimated from `sampleSize` points drawn without replacement by System.Random(seed)
+    /// (all points when sampleSize >= N, which gives `compute`'s value).
+    let sampled (neighbours: int) (sampleSize: int) (seed: int) (original: float[][]) (embedded: float[][]) : float =
+        check neighbours original [| embedded |]
+        if sampleSize < 1 then invalidArg "sampleSize" (sprintf "sampleSize = %d must be >= 1" sampleSize)
+        let n = original.Length
+        (fromSample neighbours original [| embedded |] (drawSample n (min n sampleSize) seed)).[0]
+
+    /// `estimate` for several embeddings of the same points at once, on the same sample: the same values as
+    /// `estimate` for each, for about the cost of one.
+    let estimateAll (neighbours: int) (original: float[][]) (embeddings: float[][][]) : float[] =
+        if isNull embeddings then nullArg "embeddings"
+        check neighbours original embeddings
+        let n = original.Length
+        let sample = if n <= SampleLimit then Array.init n id else drawSample n (min n DefaultSampleSize) 0
+        fromSample neighbours original embeddings sample
 
     /// `compute` up to `SampleLimit` rows, else `sampled` with `DefaultSampleSize` points and seed 0.
     let estimate (neighbours: int) (original: float[][]) (embedded: float[][]) : float =
-        if not (isNull original) && original.Length <= SampleLimit then compute neighbours original embedded
-        else sampled neighbours DefaultSampleSize 0 original embedded
+        if isNull embedded then nullArg "embedded"
+        (estimateAll neighbours original [| embedded |]).[0]

@@ -201,7 +201,7 @@ let tests =
                 Expect.isTrue (m.Accuracy >= 0.0 && m.Accuracy <= 1.0) (sprintf "%s accuracy" m.Field)
             Expect.isGreaterThan (s.MetadataBuckets |> Array.find (fun m -> m.Field = "height")).Missing 0 "PTB-XL height is often missing"
             Expect.containsAll steps [ "embeddings"; "k-means"; "pca"; "t-sne"; "umap"; "metadata"; "charts" ] "progress steps"
-            Expect.equal (s.Steps |> Array.map (fun t -> t.Step)) [| "setup"; "embeddings"; "k-means"; "pca"; "t-sne"; "umap"; "metadata"; "charts" |] "timed steps, in order"
+            Expect.equal (s.Steps |> Array.map (fun t -> t.Step)) [| "setup"; "embeddings"; "k-means"; "pca"; "t-sne"; "umap"; "trustworthiness"; "metadata"; "charts" |] "timed steps, in order"
             Expect.isTrue (s.Steps |> Array.forall (fun t -> t.Seconds >= 0.0)) "no negative step"
             Expect.isTrue (s.Steps |> Array.sumBy (fun t -> t.Seconds) <= s.ElapsedSeconds) "the steps fit in the elapsed time"
             Expect.isGreaterThan (s.Steps |> Array.find (fun t -> t.Step = "t-sne")).Seconds 0.0 "t-SNE took time"

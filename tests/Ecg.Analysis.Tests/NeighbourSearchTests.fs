@@ -15,6 +15,17 @@ let recall (exact: int[][]) (approximate: int[][]) =
 [<Tests>]
 let tests =
     testList "Neighbour search" [
+        test "squared distances: the scalar sum's value at every length, in any order of arguments" {
+            let rng = Lcg(41UL)
+            for d in [ 1; 3; 4; 7; 8; 9; 16; 127; 128; 131 ] do
+                let a = Array.init d (fun _ -> rng.Gaussian())
+                let b = Array.init d (fun _ -> 3.0 * rng.Gaussian())
+                let scalar = Array.fold2 (fun s x y -> s + (x - y) * (x - y)) 0.0 a b
+                let vectorised = FeatureMatrix.SquaredDistance(a, b)
+                Expect.floatClose Accuracy.veryHigh vectorised scalar (sprintf "D = %d" d)
+                Expect.equal (FeatureMatrix.SquaredDistance(b, a)) vectorised (sprintf "D = %d: symmetric to the bit" d)
+                Expect.equal (FeatureMatrix.SquaredDistance(a, a)) 0.0 (sprintf "D = %d: zero to itself" d)
+        }
         test "NN-descent finds at least 98% of the exact 15 nearest neighbours" {
             let x = data.Value
             let exact, exactD = NearestNeighbours.Find(x, 15)

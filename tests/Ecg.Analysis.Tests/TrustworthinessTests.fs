@@ -43,6 +43,18 @@ let tests =
             for t in estimates do Expect.isLessThan (abs (t - exact)) 0.01 "sampled"
             Expect.notEqual estimates.[0] estimates.[1] "different seeds draw different samples"
         }
+        test "several embeddings at once: each the value it gets alone, on the same sample" {
+            let x = blobs 6000 8 3 2.0 1.0 36UL
+            let rng = Lcg(37UL)
+            let near = x |> Array.map (fun r -> [| r.[0] + 0.3 * rng.Gaussian(); r.[1] + 0.3 * rng.Gaussian() |])
+            let far = x |> Array.map (fun r -> [| r.[2] + 2.0 * rng.Gaussian(); r.[3] + 2.0 * rng.Gaussian() |])
+            let both = Trustworthiness.estimateAll 5 x [| near; far |]
+            Expect.equal both [| Trustworthiness.estimate 5 x near; Trustworthiness.estimate 5 x far |] "one pass, the same values (sampled above 5,000 rows)"
+            Expect.isGreaterThan both.[0] both.[1] "the noisier view scores lower"
+            let small = original ()
+            let e = embedded small
+            Expect.equal (Trustworthiness.estimateAll 5 small [| e; small |]) [| Trustworthiness.compute 5 small e; 1.0 |] "exact below the limit"
+        }
         test "rejects k >= N / 2" {
             let x = original ()
             Expect.throwsT<System.ArgumentException> (fun () -> Trustworthiness.compute 60 x x |> ignore) "k"
