@@ -152,8 +152,10 @@ type FeatureSpaceStage private () =
                   report "t-sne"
                   // sklearn needs perplexity < N; for a small split use a third of N (at most the default 30).
                   let perplexity = min TsneOptions.Default.Perplexity (max 1.0 (float (n - 1) / 3.0))
-                  let tsne = Tsne.fit { TsneOptions.Default with Perplexity = perplexity; Seed = options.Seed
-                                                                 NeighbourSearch = options.Neighbours; Gradient = options.TsneGradient } rows
+                  // Started from the PCA layout above, as t-SNE's init="pca" would compute it again.
+                  let tsne = Tsne.fitFromPca { TsneOptions.Default with Perplexity = perplexity; Seed = options.Seed
+                                                                        NeighbourSearch = options.Neighbours; Gradient = options.TsneGradient }
+                                 pca.Projection rows
                   yield "tsne", tsne.Embedding,
                         sprintf "perplexity %g, %s repulsion, KL divergence %.4f after %d iterations" perplexity
                             (if tsne.Gradient = TsneGradient.Interpolation then "interpolated (FFT)" else "Barnes-Hut")

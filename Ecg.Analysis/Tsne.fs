@@ -52,7 +52,7 @@ type TsneResult =
       Gradient: TsneGradient
       /// Seconds for the neighbours and P.
       AffinitySeconds: float
-      /// Seconds for the gradient descent (PCA initialisation included).
+      /// Seconds for the gradient descent.
       OptimisationSeconds: float }
 
 /// The repulsive terms of the t-SNE gradient for every point: X.[i] = sum_j q_ij^2 (x_i - x_j) (Y likewise),
@@ -186,10 +186,13 @@ module Tsne =
         let scale = 1.0 / max total Double.Epsilon
         merged |> Array.map fst, merged |> Array.map (fun (_, v) -> v |> Array.map (fun x -> x * scale))
 
-    /// Embeds the rows (N, D) in two dimensions.
-    let fit (options: TsneOptions) (rows: float[][]) : TsneResult =
+    /// Embeds the rows (N, D) in two dimensions, starting from `pcaProjection`, the rows' 2-D PCA projection
+    /// (`Pca.fit 2 rows`), for a caller that has it already.
+    let fitFromPca (options: TsneOptions) (pcaProjection: float[][]) (rows: float[][]) : TsneResult =
         FeatureMatrix.Validate(rows, "rows") |> ignore
         let n = rows.Length
+        if isNull pcaProjection || pcaProjection.Length <> n || pcaProjection |> Array.exists (fun r -> isNull r || r.Length <> 2) then
+            invalidArg "pcaProjection" (sprintf "the PCA projection must hold %d rows of 2 coordinates" n)
         if n < 3 then invalidArg "rows" (sprintf "t-SNE needs at least 3 rows, got %d" n)
         if not (options.Perplexity > 0.0 && options.Perplexity < float n) then
             invalidArg "options" (sprintf "Perplexity = %g must be > 0 and < the number of rows %d" options.Perplexity n)
@@ -205,7 +208,7 @@ module Tsne =
         let columns, probabilities = jointProbabilities options rows
         let affinitySeconds = clock.Elapsed.TotalSeconds
         clock.Restart()
-        let init = (Pca.fit 2 rows).Projection
+        let init = pcaProjection
         let mean0 = init |> Array.averageBy (fun r -> r.[0])
         let std0 = sqrt (init |> Array.averageBy (fun r -> (r.[0] - mean0) ** 2.0))
         let scale = if std0 > 0.0 then 1e-4 / std0 else 1.0
@@ -298,3 +301,8 @@ module Tsne =
           ExactNeighbours = NearestNeighbours.UsesExactSearch(options.NeighbourSearch, n)
           Gradient = (if interpolate then TsneGradient.Interpolation else TsneGradient.BarnesHut)
           AffinitySeconds = affinitySeconds; OptimisationSeconds = clock.Elapsed.TotalSeconds }
+
+    /// Embeds the rows (N, D) in two dimensions.
+    let fit (options: TsneOptions) (rows: float[][]) : TsneResult =
+        FeatureMatrix.Validate(rows, "rows") |> ignore
+        fitFromPca options (Pca.fit 2 rows).Projection rows

@@ -70,6 +70,14 @@ let tests =
             Expect.isGreaterThanOrEqual t (0.9675227568270481 - 0.02) "trustworthiness"
             Expect.isTrue (r.Embedding |> Array.forall (Array.forall System.Double.IsFinite)) "finite"
         }
+        test "t-SNE from a PCA projection the caller has is the same fit; a projection of the wrong shape is refused" {
+            let x = blobs 150 8 3 1.5 1.0 42UL
+            let options = { TsneOptions.Default with Iterations = 300 }
+            let pca = (Pca.fit 2 x).Projection
+            Expect.equal (Tsne.fitFromPca options pca x).Embedding (Tsne.fit options x).Embedding "the same coordinates"
+            Expect.throwsT<ArgumentException> (fun () -> Tsne.fitFromPca options pca.[1..] x |> ignore) "one row short"
+            Expect.throwsT<ArgumentException> (fun () -> Tsne.fitFromPca options (x |> Array.map (fun r -> r.[..2])) x |> ignore) "three columns"
+        }
         test "t-SNE conditional probabilities reach the perplexity" {
             let d = [| Array.init 90 (fun j -> float j * 0.1) |]
             let p = (Tsne.conditionalProbabilities 30.0 d).[0]
