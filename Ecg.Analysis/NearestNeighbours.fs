@@ -1,8 +1,8 @@
 namespace Ecg.Analysis
 
 open System
-open System.Numerics
 open System.Runtime.InteropServices
+open System.Runtime.Intrinsics
 open System.Threading
 open System.Threading.Tasks
 
@@ -20,7 +20,7 @@ type NeighbourSearch =
 type internal PaddedRows(rows: float[][]) =
     let n = rows.Length
     let d = rows.[0].Length
-    let lanes = Vector<float32>.Count
+    let lanes = Vector256<float32>.Count
     let stride = (d + lanes - 1) / lanes * lanes
     let values =
         let v = Array.zeroCreate<float32> (n * stride)
@@ -32,22 +32,9 @@ type internal PaddedRows(rows: float[][]) =
     member _.Stride = stride
     member _.Values = values
     member _.Distance(a: int, b: int) : float32 =
-        let va = MemoryMarshal.Cast<float32, Vector<float32>>(ReadOnlySpan(values, a * stride, stride))
-        let vb = MemoryMarshal.Cast<float32, Vector<float32>>(ReadOnlySpan(values, b * stride, stride))
-        // Two accumulators halve the dependency chain; the sum order is fixed, so results are reproducible.
-        let mutable acc0 = Vector<float32>.Zero
-        let mutable acc1 = Vector<float32>.Zero
-        let mutable t = 0
-        while t + 1 < va.Length do
-            let d0 = va.[t] - vb.[t]
-            let d1 = va.[t + 1] - vb.[t + 1]
-            acc0 <- acc0 + d0 * d0
-            acc1 <- acc1 + d1 * d1
-            t <- t + 2
-        if t < va.Length then
-            let d0 = va.[t] - vb.[t]
-            acc0 <- acc0 + d0 * d0
-        Vector.Sum(acc0 + acc1)
+        let va = MemoryMarshal.Cast<float32, Vector256<float32>>(ReadOnlySpan(values, a * stride, stride))
+        let vb = MemoryMarshal.Cast<float32, Vector256<float32>>(ReadOnlySpan(values, b * stride, stride))
+        Vector256.Sum(FeatureMatrix.SquaredDifferenceLanes(va, vb))
 
 /// Bounded max-heaps of (distance, index), one per row, in flat arrays: the k best candidates so far.
 /// A row's final content is the k smallest distinct (distance, index) pairs ever offered, whatever the
