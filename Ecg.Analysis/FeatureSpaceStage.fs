@@ -217,7 +217,8 @@ type FeatureSpaceStage private () =
     static member Run(layout: ArtifactLayout, session: TrainingSession, dataset: ProcessedDataset, options: FeatureSpaceOptions,
                       progress: Action<FeatureSpaceProgress>, cancel: CancellationToken) : FeatureSpaceResult =
         let clock = Stopwatch.StartNew()
-        // Each report starts a step and ends the one before it.
+        let notify step finished total = if not (isNull progress) then progress.Invoke { Step = step; Done = finished; Total = total }
+        // Each report ends the step running and starts the next.
         let steps = Collections.Generic.List<StepTime>()
         let mutable current = struct ("setup", TimeSpan.Zero)
         let endStep () =
@@ -226,7 +227,7 @@ type FeatureSpaceStage private () =
         let report step =
             endStep ()
             current <- struct (step, clock.Elapsed)
-            if not (isNull progress) then progress.Invoke { Step = step; Done = 0; Total = 0 }
+            notify step 0 0
         if options.Clusters < 0 then raise (UserError(sprintf "--clusters %d: give a positive count (or 0 for the number of classes)." options.Clusters))
         let sessionNumber = session.Number
         let chosen = if options.Split.HasValue then options.Split.Value else DataSplits.DefaultForReport(session.SplitScheme, dataset)
@@ -238,12 +239,12 @@ type FeatureSpaceStage private () =
         Directory.CreateDirectory folder |> ignore
 
         // Embeddings
-        let batchDone = Action<int, int>(fun d t -> if not (isNull progress) then progress.Invoke { Step = "embeddings"; Done = d; Total = t })
+        let batchDone = Action<int, int>(fun d t -> notify "embeddings" d t)
         // Reused when `ecg embed` (or an earlier run) saved the same session's embeddings of the same records.
         let embeddingsPath = layout.Embeddings(sessionNumber, split)
         report "embeddings"
         let struct (set, reused) = EmbeddingStage.ComputeOrReuse(embeddingsPath, session, dataset, indices, split, options.Weights, options.Device, batchDone, cancel)
-        if not (isNull progress) then progress.Invoke { Step = (if reused then "embeddings reused" else "embeddings computed"); Done = 0; Total = 0 }
+        notify (if reused then "embeddings reused" else "embeddings computed") 0 0
         let rows = set.Rows()
         let labels = set.LabelRows()
         let n = rows.Length
@@ -378,7 +379,7 @@ type FeatureSpaceStage private () =
         let indexPath = Path.Combine(chartsFolder, "index.html")
         HtmlCharts.WriteIndex(indexPath, sprintf "Feature space of training session %d (%s)" sessionNumber split, written)
 
-        report "summary"
+        endStep ()
         let summary = { summary with Steps = steps.ToArray(); ElapsedSeconds = clock.Elapsed.TotalSeconds }
         let jsonPath = Path.Combine(folder, "summary.json")
         let textPath = Path.Combine(folder, "summary.txt")

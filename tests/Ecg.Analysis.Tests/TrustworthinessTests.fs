@@ -54,6 +54,9 @@ let tests =
             let small = original ()
             let e = embedded small
             Expect.equal (Trustworthiness.estimateAll 5 small [| e; small |]) [| Trustworthiness.compute 5 small e; 1.0 |] "exact below the limit"
+            Expect.throwsT<System.ArgumentException> (fun () -> Trustworthiness.estimateAll 5 small [| e; e.[1..] |] |> ignore) "one layout a row short"
+            Expect.throwsT<System.ArgumentNullException> (fun () -> Trustworthiness.estimateAll 5 small [| e; null |] |> ignore) "a missing layout"
+            Expect.throwsT<System.ArgumentNullException> (fun () -> Trustworthiness.estimateAll 5 small null |> ignore) "no layouts"
         }
         test "rejects k >= N / 2" {
             let x = original ()
