@@ -43,6 +43,8 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         public string? LayerSettings { get; init; }
         [CommandOption("--aggregation <HOW>")] [Description("How evaluation windows combine: max (the benchmark's), mean of probabilities, or whole (no windows).")]
         public string? Aggregation { get; init; }
+        [CommandOption("--crop <SECONDS>")] [Description("Length of the random training crop and of the evaluation windows, in seconds (the benchmark's: 2.5); windows overlap by half. The record's length trains and evaluates on whole records.")]
+        public double? Crop { get; init; }
         [CommandOption("--class-weights")] [Description("Weigh positives by negatives/positives per class (BCE pos_weight).")]
         public bool ClassWeights { get; init; }
         [CommandOption("--seed <N>")] [Description("Random seed (weights, shuffling, crops, dropout).")]
@@ -87,6 +89,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             if (InitFrom is not null && Resume is not null) return ValidationResult.Error("--init-from starts a new session; a resumed session keeps its own weights: drop one of --init-from and --resume.");
             if (FreezeBackbone is not null && InitFrom is null) return ValidationResult.Error("--freeze-backbone keeps a pretrained backbone: use it with --init-from SESSION.");
             if (Temperature is not null && Objective != TrainingObjective.Contrastive) return ValidationResult.Error("--temperature is the NT-Xent temperature of contrastive pretraining: use it with --objective contrastive.");
+            if (Crop is <= 0 or double.NaN) return ValidationResult.Error("--crop: give a positive length in seconds, e.g. 5.");
             if (FreezeBackbone is <= 0) return ValidationResult.Error("--freeze-backbone: give a positive number of epochs.");
             return CheckChoices(this);
         }
@@ -178,11 +181,23 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             Task = LabelTask.Parse(s.Task).Name,
             Leads = s.LeadList,
         };
+        if (s.Crop is double seconds) config = WithCrop(config, seconds, dataset, s.DatasetPath);
         if (!config.Equals(preset.ForSamplingRate(dataset.SamplingRate))) config = config with { Preset = config.Preset + " (modified)" };
         // Set after the preset comparison: where the weights start is not a change to the recipe.
         config = config with { InitFrom = s.InitFrom, FreezeBackboneEpochs = s.FreezeBackbone };
         try { return config.Validate(); }
         catch (ArgumentException e) { throw new UserError(e.Message); }
+    }
+
+    /// <summary>Training crops and evaluation windows of <paramref name="seconds"/>, windows at half that stride.</summary>
+    private static TrainingConfig WithCrop(TrainingConfig config, double seconds, ProcessedDataset dataset, string path)
+    {
+        int samples = (int)Math.Round(seconds * dataset.SamplingRate);
+        if (samples < 2 || samples > dataset.Samples)
+            throw new UserError($"--crop {seconds.ToString(CultureInfo.InvariantCulture)}: the records of {path} are " +
+                                $"{(dataset.Samples / (double)dataset.SamplingRate).ToString(CultureInfo.InvariantCulture)} s long; give a crop between " +
+                                $"{(2.0 / dataset.SamplingRate).ToString(CultureInfo.InvariantCulture)} s and that.");
+        return config with { CropLength = samples, EvalWindow = samples, EvalStride = Math.Max(1, samples / 2) };
     }
 
     /// <summary>The spec as the config stores it (all four amounts; null for none), or the parse error as a user error.</summary>

@@ -312,6 +312,21 @@ let tests =
             expectOk tuned
             Expect.stringContains tuned.Output "reinitialised: head.classifier.weight, head.classifier.bias" "the classifier starts afresh"
             expectOk (ecgIn work [ "evaluate"; "--session"; "4"; "--bootstrap"; "0" ])
+
+            // --crop: training crops and evaluation windows of 5 s (500 samples at 100 Hz), windows at half that stride.
+            let longer = ecgIn work [ "train"; "--split"; "select"; "--preset"; "cpu"; "--crop"; "5"; "--epochs"; "1"; "--batch-size"; "64"; "--model"; "xresnet1d18" ]
+            expectOk longer
+            use config = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(work, "artifacts", "training_sessions", "session_5", "config.json")))
+            let recipe = config.RootElement.GetProperty "config"
+            let field (name: string) = recipe.GetProperty(name).GetInt32()
+            Expect.equal (field "crop_length", field "eval_window", field "eval_stride") (500, 500, 250) "5 s crops and windows, 2.5 s stride"
+            Expect.stringContains (recipe.GetProperty("preset").GetString()) "modified" "a changed recipe"
+            expectOk (ecgIn work [ "evaluate"; "--session"; "5"; "--bootstrap"; "0" ])
+            let tooLong = ecgIn work [ "train"; "--crop"; "20"; "--epochs"; "1" ]
+            Expect.equal tooLong.ExitCode 1 "longer than the records"
+            Expect.stringContains tooLong.Output "ptbxl_100hz.npz are 10 s long" "names the file and the records' length"
+            let negative = ecgIn work [ "train"; "--crop"; "-1"; "--epochs"; "1" ]
+            Expect.equal negative.ExitCode 2 "not a length: a usage error"
         }
 
         test "synth writes a PTB-XL-shaped folder that preprocesses with zero failures, deterministically" {
