@@ -19,6 +19,29 @@ let private relativeError (a: Tensor) (b: Tensor) =
 [<Tests>]
 let tests =
     testSequenced <| testList "MixedPrecision" [
+        test "bfloat16 on a CPU without AVX512-BF16 or AMX-BF16 is warned about, naming the flags file" {
+            // Flags lines as /proc/cpuinfo prints them: an AVX2-only EPYC, one with AVX-512 but no BF16, and two with it.
+            let avx2 = "flags\t\t: fpu vme sse sse2 avx avx2 fma f16c"
+            let avx512 = avx2 + " avx512f avx512dq avx512bw avx512vl avx512_vnni"
+            Expect.isFalse (MixedPrecision.HasBfloat16Instructions avx2) "AVX2 only"
+            Expect.isFalse (MixedPrecision.HasBfloat16Instructions avx512) "AVX-512 without BF16"
+            Expect.isTrue (MixedPrecision.HasBfloat16Instructions (avx512 + " avx512_bf16")) "AVX512-BF16"
+            Expect.isTrue (MixedPrecision.HasBfloat16Instructions (avx512 + " amx_bf16 amx_tile")) "AMX-BF16"
+            Expect.isFalse (MixedPrecision.HasBfloat16Instructions "flags : avx512_bf16x") "whole flags only"
+            let folder = IO.Path.Combine(IO.Path.GetTempPath(), "ecg-cpuinfo-" + Guid.NewGuid().ToString("N"))
+            IO.Directory.CreateDirectory folder |> ignore
+            let cpuinfo name (flags: string) =
+                let path = IO.Path.Combine(folder, name)
+                IO.File.WriteAllText(path, "processor\t: 0\nmodel name\t: AMD EPYC\n" + flags + "\n\nprocessor\t: 1\n" + flags + "\n")
+                path
+            let slow = MixedPrecision.SlowOnThisCpu(torch.CPU, cpuinfo "avx2" avx2)
+            Expect.isNotNull slow "warned"
+            Expect.stringContains slow "avx2" "names the file read"
+            Expect.stringContains slow "--precision float32" "says what to do"
+            Expect.isNull (MixedPrecision.SlowOnThisCpu(torch.CPU, cpuinfo "bf16" (avx512 + " avx512_bf16"))) "no warning with BF16"
+            Expect.isNull (MixedPrecision.SlowOnThisCpu(torch.CPU, IO.Path.Combine(folder, "missing"))) "no warning without the file"
+            IO.Directory.Delete(folder, true)
+        }
         test "a bfloat16 step hands back float32 gradients along float32 backward's, with the master's eval mode (no dropout)" {
             torch.set_num_threads 2
             for model in [ "cross-lead-cnn"; "xresnet1d18"; "inception1d"; "resnet1d-wang"; "s4d" ] do
