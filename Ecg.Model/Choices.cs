@@ -26,7 +26,7 @@ public static class DataSplits
     }
 
     /// <summary>The split scheme names a later stage's --split also takes (the session's own scheme).</summary>
-    public static IReadOnlyList<string> SchemeNames { get; } = new[] { "benchmark", "select", "original" };
+    public static IReadOnlyList<string> SchemeNames { get; } = new[] { "benchmark", "select", "refit", "original" };
 
     /// <summary>
     /// A later stage's --split: a part ("train", "validation", "test", "all") or the name of the session's own split

@@ -19,7 +19,17 @@ public static class Ensemble
     /// </summary>
     public static EnsembleOutcome Run(ArtifactLayout layout, IReadOnlyList<TrainingSession> members, ProcessedDataset dataset, DataSplit? split,
                                       WeightsChoice weights, WindowAggregation? aggregation, int bootstrap,
-                                      Action<StageProgress>? progress = null, CancellationToken cancel = default)
+                                      Action<StageProgress>? progress = null, CancellationToken cancel = default) =>
+        Run(layout, members, dataset, split, weights, aggregation, bootstrap, null, progress, cancel);
+
+    /// <summary>
+    /// <see cref="Run(ArtifactLayout, IReadOnlyList{TrainingSession}, ProcessedDataset, DataSplit?, WeightsChoice, WindowAggregation?, int, Action{StageProgress}?, CancellationToken)"/>
+    /// with the members weighted as a choice made earlier says (<paramref name="applied"/>, from <see cref="ApplyChoice"/>);
+    /// null: equal weights.
+    /// </summary>
+    private static EnsembleOutcome Run(ArtifactLayout layout, IReadOnlyList<TrainingSession> members, ProcessedDataset dataset, DataSplit? split,
+                                       WeightsChoice weights, WindowAggregation? aggregation, int bootstrap, AppliedChoice? applied,
+                                       Action<StageProgress>? progress, CancellationToken cancel)
     {
         if (members.Count < 2) throw new UserError("An ensemble needs at least two sessions, e.g. --sessions 1,2,3.");
         RequireSameTaskAndLeads(members);
@@ -29,12 +39,12 @@ public static class Ensemble
         Evaluation[] evaluate(DataSplit part) => members.Select(s =>
             EvaluationStage.Evaluate(s, dataset, part, weights, aggregation ?? s.Aggregation, progress, cancel)).ToArray();
         var memberEvaluations = evaluate(chosen);
-        var ensemble = Mean(memberEvaluations, names, chosen);
+        var ensemble = Mean(memberEvaluations, names, chosen, applied?.Weights);
 
         DecisionThresholds? thresholds = null;
         if (members[0].SplitScheme.ValidationIndices(dataset).Length > 0)
         {
-            var tuning = chosen == DataSplit.Validation ? ensemble : Mean(evaluate(DataSplit.Validation), names, DataSplit.Validation);
+            var tuning = chosen == DataSplit.Validation ? ensemble : Mean(evaluate(DataSplit.Validation), names, DataSplit.Validation, applied?.Weights);
             // The provenance names the members' weights and aggregation ("each member's own" when none is forced).
             var tuned = DecisionThresholds.Tune(tuning, weights, aggregation ?? WindowAggregation.Max);
             thresholds = tuned with
@@ -45,9 +55,13 @@ public static class Ensemble
 
         var windows = aggregation is { } a ? $", windows combined by {a.Name()}" : "";
         var weightsText = weights.IsBest ? "" : $", weights {weights}";
-        var text = $"Ensemble of sessions {names} (mean of probabilities{windows}{weightsText})\n"
+        var mean = applied is null ? "mean of probabilities"
+            : "weighted mean of probabilities, " + string.Join(", ", members.Select((s, i) => string.Create(CultureInfo.InvariantCulture,
+                  $"session {s.Number} {applied.Weights[i]:F4} (as member {applied.Members[i]})"))) + $", weights chosen by {applied.Path}";
+        var text = $"Ensemble of sessions {names} ({mean}{windows}{weightsText})\n"
                    + EvaluationReport.Text($"Session {members[0].Number}, {ensemble.Split} split, {ensemble.EcgIds.Length} records", ensemble, bootstrap, thresholds);
-        var suffix = (weights.IsBest ? "" : $"_weights_{weights}") + (aggregation is { } agg ? $"_{agg.Name()}" : "");
+        var suffix = (weights.IsBest ? "" : $"_weights_{weights}") + (aggregation is { } agg ? $"_{agg.Name()}" : "")
+                     + (applied is null ? "" : "_applying_" + Path.GetFileNameWithoutExtension(applied.Path));
         var path = layout.EnsembleReport($"sessions_{string.Join("_", members.Select(s => s.Number))}_{chosen.Name()}{suffix}");
         AtomicFile.WriteAllText(path, text);
         return new EnsembleOutcome(memberEvaluations, new EvaluationOutcome(ensemble, text, path, thresholds));
@@ -145,6 +159,73 @@ public static class Ensemble
                                          new EvaluationOutcome(reported, text, path, thresholds));
     }
 
+    /// <summary>
+    /// The weighted mean a choice made earlier (<paramref name="choicePath"/>, the .json <see cref="Choose"/> writes) gives
+    /// its members, applied to <paramref name="sessions"/> instead: one per chosen member, in the file's order, each trained
+    /// with its member's recipe. This is how a choice made on fold 8 carries to the same recipes retrained under
+    /// <c>--split refit</c> (folds 1-8) and tested on fold 9, where nothing may be chosen. Windows are combined as in the
+    /// choice unless <paramref name="aggregation"/> says otherwise. A damaged file, a count that does not match or a
+    /// session whose recipe differs from its member's is refused, naming the file, the session and the field.
+    /// </summary>
+    public static EnsembleOutcome ApplyChoice(ArtifactLayout layout, string choicePath, IReadOnlyList<TrainingSession> sessions, ProcessedDataset dataset,
+                                              DataSplit? split, WeightsChoice weights, WindowAggregation? aggregation, int bootstrap,
+                                              Action<StageProgress>? progress = null, CancellationToken cancel = default)
+    {
+        var choice = ReadChoice(choicePath);
+        if (sessions.Count != choice.Members.Length)
+            throw new UserError($"'{choicePath}' chose {choice.Members.Length} member(s) (sessions {string.Join(",", choice.Members)}); " +
+                                $"--sessions gave {sessions.Count}: give one session per member, in that order.");
+        if (sessions.Count == 1)
+            throw new UserError($"'{choicePath}' kept one member (session {choice.Members[0]}): evaluate session {sessions[0].Number} alone with `ecg evaluate`.");
+        for (int i = 0; i < sessions.Count; i++)
+        {
+            TrainingSession member;
+            try { member = TrainingSession.Open(layout, choice.Members[i].ToString(CultureInfo.InvariantCulture)); }
+            catch (UserError e) { throw new UserError($"'{choicePath}': member session {choice.Members[i]} cannot be opened to check its recipe: {e.Message}"); }
+            RequireSameRecipe(member, sessions[i], choicePath);
+        }
+        // The choice file names its aggregation, or "each member's own" when none was forced.
+        var chosenAggregation = aggregation ?? (WindowAggregations.Names.Contains(choice.Aggregation) ? WindowAggregations.Parse(choice.Aggregation) : null);
+        return Run(layout, sessions, dataset, split, weights, chosenAggregation, bootstrap, new AppliedChoice(choicePath, choice.Members, choice.Weights), progress, cancel);
+    }
+
+    /// <summary>A choice file read back, every field it is used for checked.</summary>
+    private static ChosenEnsembleFile ReadChoice(string path)
+    {
+        if (!File.Exists(path)) throw new UserError($"Ensemble choice '{path}' not found (`ecg ensemble --choose` writes ensembles/chosen_from_....json).");
+        ChosenEnsembleFile? file;
+        try { file = System.Text.Json.JsonSerializer.Deserialize<ChosenEnsembleFile>(File.ReadAllText(path), JsonDefaults.Options); }
+        catch (System.Text.Json.JsonException e) { throw new UserError($"Ensemble choice '{path}' is not a choice file: {e.Message}"); }
+        if (file is null || file.Members is null || file.Members.Length == 0)
+            throw new UserError($"Ensemble choice '{path}': field 'members' is missing or empty.");
+        if (file.Weights is null || file.Weights.Length != file.Members.Length)
+            throw new UserError($"Ensemble choice '{path}': field 'weights' must hold one weight per member ({file.Members.Length}).");
+        if (file.Weights.Any(w => !(w > 0 && w <= 1)) || Math.Abs(file.Weights.Sum() - 1) > 1e-6)
+            throw new UserError($"Ensemble choice '{path}': field 'weights' [{string.Join(", ", file.Weights.Select(w => w.ToString("G6", CultureInfo.InvariantCulture)))}] " +
+                                "must be positive and sum to 1.");
+        return file;
+    }
+
+    /// <summary>
+    /// A session stands in for a member only when trained with the same recipe: every config field but where it ran
+    /// (device, threads) and what it started from (--init-from names other sessions).
+    /// </summary>
+    private static void RequireSameRecipe(TrainingSession member, TrainingSession session, string choicePath)
+    {
+        static Dictionary<string, string> recipe(TrainingConfig c)
+        {
+            var normalised = c with { Device = "", Threads = null, InitFrom = null };
+            using var json = System.Text.Json.JsonDocument.Parse(System.Text.Json.JsonSerializer.Serialize(normalised, JsonDefaults.Options));
+            return json.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetRawText());
+        }
+        var (m, s) = (recipe(member.Manifest.Config), recipe(session.Manifest.Config));
+        var differing = m.Keys.Union(s.Keys).Where(k => m.GetValueOrDefault(k) != s.GetValueOrDefault(k))
+            .Select(k => $"{k} {s.GetValueOrDefault(k) ?? "(none)"} against {m.GetValueOrDefault(k) ?? "(none)"}").ToArray();
+        if (differing.Length > 0)
+            throw new UserError($"Session {session.Number} does not share the recipe of member session {member.Number} of '{choicePath}': " +
+                                string.Join("; ", differing) + ". Train it with the member's options (under --split refit, say).");
+    }
+
     /// <summary>Evaluations of different records cannot be averaged: refuse, naming the members and the split.</summary>
     private static void RequireSameRecords(IReadOnlyList<Evaluation> evaluations, string members, DataSplit split)
     {
@@ -168,6 +249,9 @@ public static class Ensemble
         }
     }
 }
+
+/// <summary>A choice applied to other sessions: its file, the members it chose and their weights (in the file's order).</summary>
+internal sealed record AppliedChoice(string Path, int[] Members, double[] Weights);
 
 /// <summary>An ensemble's result: each member's evaluation (in member order) and the ensemble's own.</summary>
 public sealed record EnsembleOutcome(Evaluation[] Members, EvaluationOutcome Ensemble);

@@ -36,12 +36,18 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         [DefaultValue(0.0)]
         public double MinimumGain { get; init; }
 
+        [CommandOption("--apply-choice <FILE>")]
+        [Description("Weight --sessions as an earlier --choose did (its ensembles/chosen_from_....json): one session per chosen member, " +
+                     "in the file's order, each trained with its member's recipe, e.g. the members retrained under --split refit.")]
+        public string? ApplyChoice { get; init; }
+
         public string[] SessionList => Sessions.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 
         public override ValidationResult Validate()
         {
             var result = base.Validate();
             if (!result.Successful) return result;
+            if (Choose && ApplyChoice is not null) return ValidationResult.Error("--choose makes a choice and --apply-choice applies one: give one of them.");
             if (SessionList.Length < 2) return ValidationResult.Error("--sessions needs at least two session numbers, e.g. --sessions 1,2,3.");
             if (Rounds < 1) return ValidationResult.Error($"--rounds {Rounds}: give at least 1.");
             if (!(MinimumGain >= 0)) return ValidationResult.Error($"--min-gain {MinimumGain}: give 0 or more.");
@@ -56,9 +62,14 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         var members = settings.SessionList.Select(settings.OpenSession).ToArray();
         var dataset = settings.LoadDataset(members[0]);
         if (settings.Choose) return ExecuteChoice(settings, members, dataset, cancellationToken);
+        var split = SharedOptions.Split(settings.Split, members[0].SplitScheme);
+        var (weights, aggregation) = (WeightsChoice.Parse(settings.Weights), SharedOptions.Aggregation(settings.Aggregation));
         var outcome = ConsoleProgress.Run($"Ensemble of sessions {string.Join(", ", members.Select(s => s.Number))}", progress =>
-            Ensemble.Run(settings.Layout, members, dataset, SharedOptions.Split(settings.Split, members[0].SplitScheme), WeightsChoice.Parse(settings.Weights),
-                         SharedOptions.Aggregation(settings.Aggregation), settings.Bootstrap, p => progress.Report(p.Done, p.Total, p.Step), cancellationToken));
+            settings.ApplyChoice is { } choice
+                ? Ensemble.ApplyChoice(settings.Layout, choice, members, dataset, split, weights, aggregation, settings.Bootstrap,
+                                       p => progress.Report(p.Done, p.Total, p.Step), cancellationToken)
+                : Ensemble.Run(settings.Layout, members, dataset, split, weights, aggregation, settings.Bootstrap,
+                               p => progress.Report(p.Done, p.Total, p.Step), cancellationToken));
         foreach (var (s, e) in members.Zip(outcome.Members))
             AnsiConsole.WriteLine($"session {s.Number} ({s.Manifest.Config.Model}): macro AUC {e.MacroAuc:F4}");
         AnsiConsole.Write(new Text(outcome.Ensemble.Text));

@@ -63,7 +63,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         public double? Temperature { get; init; }
         [CommandOption("--patience <N>")] [Description("Stop after N epochs without a better validation macro AUC.")]
         public int? Patience { get; init; }
-        [CommandOption("--split <NAME>")] [Description("benchmark (folds 1-8 train, 9 validation, 10 test), select (1-7 train, 8 validation for every choice, 9 test: for comparisons without fold 10) or original (1-8 train, 9-10 test).")]
+        [CommandOption("--split <NAME>")] [Description("benchmark (folds 1-8 train, 9 validation, 10 test), select (1-7 train, 8 validation for every choice, 9 test: for comparisons without fold 10), refit (1-8 train, no validation, 9 test: a recipe chosen under select, trained again with the training and choosing folds) or original (1-8 train, 9-10 test).")]
         [DefaultValue("benchmark")]
         public string Split { get; init; } = "benchmark";
         [CommandOption("--notes <TEXT>")] [Description("Free text saved as the session's notes.txt.")]

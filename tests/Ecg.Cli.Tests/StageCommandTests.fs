@@ -327,6 +327,40 @@ let tests =
             Expect.stringContains tooLong.Output "ptbxl_100hz.npz are 10 s long" "names the file and the records' length"
             let negative = ecgIn work [ "train"; "--crop"; "-1"; "--epochs"; "1" ]
             Expect.equal negative.ExitCode 2 "not a length: a usage error"
+
+            // The protocol's last step: sessions 1 and 2's recipes retrained under --split refit (folds 1-8, no validation,
+            // fold 9 the test; sessions 6 and 7), weighted as a choice made on fold 8 says. The choice file is written
+            // here with both members, so the test does not depend on which of them the 4 rounds above kept.
+            for seed in [ "1"; "2" ] do
+                let refit = ecgIn work [ "train"; "--split"; "refit"; "--epochs"; "1"; "--batch-size"; "64"; "--seed"; seed; "--model"; "xresnet1d18" ]
+                expectOk refit
+                Expect.stringContains refit.Output "0 validation" "no validation fold"
+            let refitTest = ecgIn work [ "evaluate"; "--session"; "6"; "--bootstrap"; "0" ]
+            expectOk refitTest
+            Expect.stringContains refitTest.Output "Session 6, test split" "tested on fold 9"
+            let ensembles = Path.Combine(work, "artifacts", "ensembles")
+            let choiceFile name (text: string) =
+                let path = Path.Combine(ensembles, name)
+                File.WriteAllText(path, text)
+                path
+            let twoMembers = choiceFile "chosen_by_hand.json" """{"members": [1, 2], "weights": [0.75, 0.25], "aggregation": "each member's own"}"""
+            let applied = ecgIn work [ "ensemble"; "--sessions"; "6,7"; "--apply-choice"; twoMembers; "--bootstrap"; "0" ]
+            expectOk applied
+            Expect.stringContains applied.Output "session 6 0.7500 (as member 1), session 7 0.2500 (as member 2)" "the weights, member by member"
+            Expect.stringContains applied.Output "test split" "reported on fold 9"
+            Expect.isTrue (File.Exists(Path.Combine(ensembles, "sessions_6_7_test_applying_chosen_by_hand.txt"))) "its own report"
+            let refused (arguments: string list) (expected: string) (because: string) =
+                let r = ecgIn work ([ "ensemble" ] @ arguments @ [ "--bootstrap"; "0" ])
+                Expect.equal r.ExitCode 1 because
+                Expect.stringContains r.Output expected because
+            refused [ "--sessions"; "7,6"; "--apply-choice"; twoMembers ] "seed 2 against 1" "another recipe than the member's: the field named"
+            refused [ "--sessions"; "6,7,6"; "--apply-choice"; twoMembers ] "give one session per member" "one session per member"
+            refused [ "--sessions"; "6,7"; "--apply-choice"; choiceFile "truncated.json" """{"members": [1, 2], "weig""" ] "is not a choice file" "a damaged file"
+            refused [ "--sessions"; "6,7"; "--apply-choice"; choiceFile "bad_weights.json" """{"members": [1, 2], "weights": [0.5, 0.6]}""" ]
+                "field 'weights'" "weights that do not sum to 1"
+            refused [ "--sessions"; "6,7"; "--apply-choice"; Path.Combine(ensembles, "missing.json") ] "not found" "a missing file"
+            let both = ecgIn work [ "ensemble"; "--sessions"; "6,7"; "--apply-choice"; twoMembers; "--choose" ]
+            Expect.equal both.ExitCode 2 "a choice is made or applied, not both"
         }
 
         test "synth writes a PTB-XL-shaped folder that preprocesses with zero failures, deterministically" {

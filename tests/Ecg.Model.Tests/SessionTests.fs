@@ -94,6 +94,21 @@ let tests =
             Expect.equal evaluation.Probabilities.Length (test.Length * 5) "evaluator covers the test split"
         }
 
+        test "a refit session trains on folds 1-8 with no validation fold, keeps the lowest training loss, and is tested on fold 9 alone" {
+            Expect.equal (SplitScheme.Parse " Refit ") SplitScheme.Refit "parsed like the others"
+            let data = synthetic 80 200 7
+            let result = Trainer.Start(temporaryArtifacts (), smallConfig 2, data, SplitScheme.Refit, options = TrainingOptions(WriteReports = false))
+            let m = result.Session.Manifest
+            Expect.equal (m.Split, m.TrainFolds, m.ValidationFolds, m.TestFolds) ("refit", [| 1 .. 8 |], [||], [| 9 |]) "the folds recorded"
+            // Fixture folds cycle 1..10: 8 of every 10 records train, 1 is the test, fold 10 is unused.
+            Expect.equal (m.TrainRecords, m.ValidationRecords, m.TestRecords) (64, 0, 8) "record counts"
+            let lowestLoss = result.History |> Seq.minBy (fun e -> e.TrainLoss)
+            Expect.equal result.BestEpoch lowestLoss.Epoch "no validation fold: the epoch with the lowest training loss, never a fold-9 score"
+            let evaluation = Evaluator.Evaluate(result.Session, data, DataSplit.Test, WeightsChoice.Best)
+            Expect.equal evaluation.Probabilities.Length (8 * 5) "the test part is fold 9 alone"
+            Expect.isEmpty (Evaluator.Evaluate(result.Session, data, DataSplit.Validation, WeightsChoice.Best)).EcgIds "no validation records"
+        }
+
         test "resuming a session with another dataset is refused with a clear message" {
             let data = synthetic 40 100 8
             let first = Trainer.Start(temporaryArtifacts (), smallConfig 2, data, SplitScheme.Benchmark, options = TrainingOptions(WriteReports = false, StopAfterEpoch = 1))
