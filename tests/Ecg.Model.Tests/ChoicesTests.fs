@@ -40,7 +40,7 @@ let tests =
             Expect.equal (userError (fun () -> DataSplits.ParseForSession("benchmark", SplitScheme.Select)))
                          "--split 'benchmark' names the benchmark split scheme, but the session was trained under the select split: give one of train, validation, test, all or select."
                          "another scheme"
-            Expect.stringContains (userError (fun () -> DataSplits.ParseForSession("tset", SplitScheme.Benchmark))) "(benchmark, select, original)" "lists both kinds"
+            Expect.stringContains (userError (fun () -> DataSplits.ParseForSession("tset", SplitScheme.Benchmark))) "(benchmark, select, refit, original)" "lists both kinds"
         }
 
         test "ensemble selection (Caruana): best candidate first, complementary members weighted in, noise left out" {
