@@ -136,7 +136,9 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
                     $"epoch {p.Epoch}/{p.Epochs} {p.Phase} batch {p.Batch}/{p.Batches}, {p.SamplesPerSecond:F0} samples/s", p.Eta);
                 },
                 EpochCompleted = m => AnsiConsole.WriteLine(
-                    $"epoch {m.Epoch,3}/{epochs}: train loss {m.TrainLoss:F4}, validation loss {m.ValidationLoss:F4}, " +
+                    $"epoch {m.Epoch,3}/{epochs}: train loss {m.TrainLoss:F4}, " +
+                    // A refit session has no validation fold: say so rather than print NaN.
+                    (double.IsNaN(m.ValidationLoss) ? "no validation fold, " : $"validation loss {m.ValidationLoss:F4}, ") +
                     (double.IsNaN(m.ValidationMacroAuc) ? "" : $"macro AUC {m.ValidationMacroAuc:F4}, ") + $"{m.Seconds:F1} s, {m.TrainSamplesPerSecond:F0} samples/s, RSS {m.ResidentMegabytes:F0} MB"),
             };
             return resume is not null
