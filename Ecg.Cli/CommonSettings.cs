@@ -98,7 +98,7 @@ public class PtbXlSettings : ArtifactsSettings
 public static class SharedOptions
 {
     public const string SplitHelp = "train, validation, test or all (default: test when the dataset has test records, else validation); " +
-                                    "the session's split scheme (benchmark, select, original) also means the default, after checking the session uses it.";
+                                    "the session's split scheme (benchmark, select, refit, original) also means the default, after checking the session uses it.";
     public const string AggregationHelp = "How evaluation windows combine: max, mean (of probabilities) or whole (no windows: one pass over the record). Default: the session's.";
 
     public const string EngineHelp = "torch (TorchSharp, default), onnx (ONNX Runtime on the session's exported graph, exported to <session>/export/ when missing) or onnx-int8 (that graph quantized to int8, calibrated on 256 training records; scores records, not embeddings).";

@@ -171,6 +171,9 @@ public static class Ensemble
                                               DataSplit? split, WeightsChoice weights, WindowAggregation? aggregation, int bootstrap,
                                               Action<StageProgress>? progress = null, CancellationToken cancel = default)
     {
+        // "ensembles/chosen_from_....json" as --choose names it: relative to the working folder, else to the artifacts root.
+        if (!File.Exists(choicePath) && !Path.IsPathRooted(choicePath) && File.Exists(Path.Combine(layout.Root, choicePath)))
+            choicePath = Path.Combine(layout.Root, choicePath);
         var choice = ReadChoice(choicePath);
         if (sessions.Count != choice.Members.Length)
             throw new UserError($"'{choicePath}' chose {choice.Members.Length} member(s) (sessions {string.Join(",", choice.Members)}); " +

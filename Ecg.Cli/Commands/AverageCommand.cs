@@ -24,7 +24,7 @@ public sealed class AverageCommand : Command<AverageCommand.Settings>
         [CommandOption("--split <NAME>")]
         [Description("Split to evaluate the averaged weights on: train, validation, test, all, or none (default: validation when the " +
                      "session has one, else test: adopting averaged weights is a choice, so it is not made on the test records); the session's " +
-                     "split scheme (benchmark, select, original) also means that default.")]
+                     "split scheme (benchmark, select, refit, original) also means that default.")]
         public string? Split { get; init; }
         [CommandOption("--aggregation <HOW>")] [Description(SharedOptions.AggregationHelp)]
         public string? Aggregation { get; init; }

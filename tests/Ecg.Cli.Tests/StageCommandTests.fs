@@ -354,6 +354,8 @@ let tests =
                 Expect.equal r.ExitCode 1 because
                 Expect.stringContains r.Output expected because
             refused [ "--sessions"; "7,6"; "--apply-choice"; twoMembers ] "seed 2 against 1" "another recipe than the member's: the field named"
+            refused [ "--sessions"; "7,6"; "--apply-choice"; Path.Combine("ensembles", "chosen_by_hand.json") ] "seed 2 against 1"
+                "a relative path as --choose names it is found under the artifacts root"
             refused [ "--sessions"; "6,7,6"; "--apply-choice"; twoMembers ] "give one session per member" "one session per member"
             refused [ "--sessions"; "6,7"; "--apply-choice"; choiceFile "truncated.json" """{"members": [1, 2], "weig""" ] "is not a choice file" "a damaged file"
             refused [ "--sessions"; "6,7"; "--apply-choice"; choiceFile "bad_weights.json" """{"members": [1, 2], "weights": [0.5, 0.6]}""" ]
