@@ -24,11 +24,11 @@ public static class Ensemble
 
     /// <summary>
     /// <see cref="Run(ArtifactLayout, IReadOnlyList{TrainingSession}, ProcessedDataset, DataSplit?, WeightsChoice, WindowAggregation?, int, Action{StageProgress}?, CancellationToken)"/>
-    /// with the members weighted as a choice made earlier says (<paramref name="applied"/>, from <see cref="ApplyChoice"/>);
-    /// null: equal weights.
+    /// with the members combined as a choice made earlier says (<paramref name="applied"/>, from <see cref="ApplyChoice"/>);
+    /// null: the plain mean.
     /// </summary>
     private static EnsembleOutcome Run(ArtifactLayout layout, IReadOnlyList<TrainingSession> members, ProcessedDataset dataset, DataSplit? split,
-                                       WeightsChoice weights, WindowAggregation? aggregation, int bootstrap, AppliedChoice? applied,
+                                       WeightsChoice weights, WindowAggregation? aggregation, int bootstrap, AppliedCombination? applied,
                                        Action<StageProgress>? progress, CancellationToken cancel)
     {
         if (members.Count < 2) throw new UserError("An ensemble needs at least two sessions, e.g. --sessions 1,2,3.");
@@ -38,26 +38,21 @@ public static class Ensemble
 
         Evaluation[] evaluate(DataSplit part) => members.Select(s =>
             EvaluationStage.Evaluate(s, dataset, part, weights, aggregation ?? s.Aggregation, progress, cancel)).ToArray();
+        Evaluation combine(Evaluation[] evaluations, DataSplit part) =>
+            applied is null ? Mean(evaluations, names, part) : applied.Combine(evaluations, names, part);
         var memberEvaluations = evaluate(chosen);
-        var ensemble = Mean(memberEvaluations, names, chosen, applied?.Weights);
+        var ensemble = combine(memberEvaluations, chosen);
 
         DecisionThresholds? thresholds = null;
         if (members[0].SplitScheme.ValidationIndices(dataset).Length > 0)
         {
-            var tuning = chosen == DataSplit.Validation ? ensemble : Mean(evaluate(DataSplit.Validation), names, DataSplit.Validation, applied?.Weights);
-            // The provenance names the members' weights and aggregation ("each member's own" when none is forced).
-            var tuned = DecisionThresholds.Tune(tuning, weights, aggregation ?? WindowAggregation.Max);
-            thresholds = tuned with
-            {
-                Provenance = tuned.Provenance with { TunedFor = "this ensemble", Aggregation = aggregation is null ? "each member's own" : tuned.Provenance.Aggregation },
-            };
+            var tuning = chosen == DataSplit.Validation ? ensemble : combine(evaluate(DataSplit.Validation), DataSplit.Validation);
+            thresholds = TuneThresholds(tuning, weights, aggregation, "this ensemble");
         }
 
         var windows = aggregation is { } a ? $", windows combined by {a.Name()}" : "";
         var weightsText = weights.IsBest ? "" : $", weights {weights}";
-        var mean = applied is null ? "mean of probabilities"
-            : "weighted mean of probabilities, " + string.Join(", ", members.Select((s, i) => string.Create(CultureInfo.InvariantCulture,
-                  $"session {s.Number} {applied.Weights[i]:F4} (as member {applied.Members[i]})"))) + $", weights chosen by {applied.Path}";
+        var mean = applied is null ? "mean of probabilities" : applied.Describe(members);
         var text = $"Ensemble of sessions {names} ({mean}{windows}{weightsText})\n"
                    + EvaluationReport.Text($"Session {members[0].Number}, {ensemble.Split} split, {ensemble.EcgIds.Length} records", ensemble, bootstrap, thresholds);
         var suffix = (weights.IsBest ? "" : $"_weights_{weights}") + (aggregation is { } agg ? $"_{agg.Name()}" : "")
@@ -100,10 +95,7 @@ public static class Ensemble
         if (candidates.Count < 2) throw new UserError("Choosing an ensemble needs at least two candidate sessions, e.g. --sessions 1,2,3.");
         if (rounds < 1) throw new UserError($"--rounds {rounds}: give at least 1.");
         RequireSameTaskAndLeads(candidates);
-        var scheme = candidates[0].SplitScheme;
-        if (scheme.ValidationIndices(dataset).Length == 0)
-            throw new UserError($"Session {candidates[0].Number} was trained under the {scheme.Name} split, which has no validation records " +
-                                "to choose an ensemble on: use sessions trained under --split select or benchmark.");
+        var scheme = RequireValidationRecords(candidates[0], dataset, "to choose an ensemble on");
         var names = string.Join(", ", candidates.Select(s => s.Number));
         Evaluation evaluate(TrainingSession s, DataSplit part) =>
             EvaluationStage.Evaluate(s, dataset, part, weights, aggregation ?? s.Aggregation, progress, cancel);
@@ -115,11 +107,7 @@ public static class Ensemble
         var chosenWeights = chosen.Select(c => choice.Weights[c]).ToArray();
         var chosenNames = string.Join(", ", chosen.Select(c => candidates[c].Number));
         var validationEnsemble = Mean(chosen.Select(c => validation[c]).ToArray(), chosenNames, DataSplit.Validation, chosenWeights);
-        var tuned = DecisionThresholds.Tune(validationEnsemble, weights, aggregation ?? WindowAggregation.Max);
-        var thresholds = tuned with
-        {
-            Provenance = tuned.Provenance with { TunedFor = "this chosen ensemble", Aggregation = aggregation is null ? "each member's own" : tuned.Provenance.Aggregation },
-        };
+        var thresholds = TuneThresholds(validationEnsemble, weights, aggregation, "this chosen ensemble");
 
         var report = scheme.TestIndices(dataset).Length > 0 ? DataSplit.Test : DataSplit.Validation;
         var reported = report == DataSplit.Validation ? validationEnsemble
@@ -160,12 +148,73 @@ public static class Ensemble
     }
 
     /// <summary>
-    /// The weighted mean a choice made earlier (<paramref name="choicePath"/>, the .json <see cref="Choose"/> writes) gives
-    /// its members, applied to <paramref name="sessions"/> instead: one per chosen member, in the file's order, each trained
-    /// with its member's recipe. This is how a choice made on fold 8 carries to the same recipes retrained under
-    /// <c>--split refit</c> (folds 1-8) and tested on fold 9, where nothing may be chosen. Windows are combined as in the
-    /// choice unless <paramref name="aggregation"/> says otherwise. A damaged file, a count that does not match or a
-    /// session whose recipe differs from its member's is refused, naming the file, the session and the field.
+    /// Stacks <paramref name="members"/> (<see cref="EnsembleStacking"/>): per class, a logistic regression from the
+    /// members' logits, fitted on the validation records alone, thresholds tuned there too; then reports the stack once on
+    /// the test records (the validation records when the scheme has none in the dataset, said so in the report). Writes
+    /// ensembles/stacked_&lt;a&gt;_&lt;b&gt;_..._&lt;split&gt;[_weights_W][_&lt;aggregation&gt;].txt and a .json beside it that
+    /// <see cref="ApplyChoice"/> reads.
+    /// </summary>
+    public static EvaluationOutcome Stack(ArtifactLayout layout, IReadOnlyList<TrainingSession> members, ProcessedDataset dataset,
+                                          WeightsChoice weights, WindowAggregation? aggregation, int bootstrap,
+                                          Action<StageProgress>? progress = null, CancellationToken cancel = default, double c = EnsembleStacking.DefaultC)
+    {
+        if (members.Count < 2) throw new UserError("Stacking needs at least two sessions, e.g. --sessions 1,2.");
+        RequireSameTaskAndLeads(members);
+        var scheme = RequireValidationRecords(members[0], dataset, "to fit a stack on");
+        var names = string.Join(", ", members.Select(s => s.Number));
+        Evaluation[] evaluate(DataSplit part) => members.Select(s =>
+            EvaluationStage.Evaluate(s, dataset, part, weights, aggregation ?? s.Aggregation, progress, cancel)).ToArray();
+        var validation = evaluate(DataSplit.Validation);
+        RequireSameRecords(validation, names, DataSplit.Validation);
+        var stack = EnsembleStacking.Fit(validation, c);
+        var stackedValidation = EnsembleStacking.Apply(stack, validation);
+        var thresholds = TuneThresholds(stackedValidation, weights, aggregation, "this stack");
+        var report = scheme.TestIndices(dataset).Length > 0 ? DataSplit.Test : DataSplit.Validation;
+        Evaluation reported;
+        if (report == DataSplit.Validation) reported = stackedValidation;
+        else
+        {
+            var test = evaluate(DataSplit.Test);
+            RequireSameRecords(test, names, DataSplit.Test);
+            reported = EnsembleStacking.Apply(stack, test);
+        }
+
+        var first = validation[0];
+        var lines = new List<string>
+        {
+            $"Ensemble of sessions {names} stacked: per class, a logistic regression (L2, C = {c.ToString("G4", CultureInfo.InvariantCulture)}) on the members' logits, fitted on the " +
+                $"validation split (fold {string.Join(",", scheme.ValidationFolds)}, {first.EcgIds.Length} records): validation macro AUC " +
+                $"{stackedValidation.MacroAuc:F4}, the plain mean {Mean(validation, names, DataSplit.Validation).MacroAuc:F4}" +
+                (aggregation is { } a ? $"; windows combined by {a.Name()}" : "") + (weights.IsBest ? "" : $"; weights {weights}") + ".",
+            "Coefficients per class (on each member's logit) and intercept:",
+        };
+        for (int k = 0; k < first.Classes; k++)
+            lines.Add(string.Create(CultureInfo.InvariantCulture, $"  {first.ClassNames[k]}: ") +
+                      string.Join(", ", members.Select((s, m) => string.Create(CultureInfo.InvariantCulture, $"session {s.Number} {stack.Coefficients[k][m]:F4}"))) +
+                      string.Create(CultureInfo.InvariantCulture, $", intercept {stack.Intercepts[k]:F4}"));
+        if (report == DataSplit.Validation)
+            lines.Add("The scheme has no test records in this dataset: the figures below are on the validation records the stack was fitted on.");
+        var text = string.Join("\n", lines) + "\n"
+                   + EvaluationReport.Text($"Stacked ensemble, {reported.Split} split, {reported.EcgIds.Length} records", reported, bootstrap, thresholds);
+        var suffix = (weights.IsBest ? "" : $"_weights_{weights}") + (aggregation is { } agg ? $"_{agg.Name()}" : "");
+        var name = $"stacked_{string.Join("_", members.Select(s => s.Number))}_{report.Name()}{suffix}";
+        var path = layout.EnsembleReport(name);
+        var record = new StackedEnsembleFile(members.Select(s => s.Number).ToArray(), first.ClassNames, stack.Coefficients, stack.Intercepts, c,
+                                             weights.ToString(), aggregation?.Name() ?? "each member's own", stackedValidation.MacroAuc,
+                                             report.Name(), reported.MacroAuc);
+        AtomicFile.WriteAllText(layout.EnsembleChoice(name), System.Text.Json.JsonSerializer.Serialize(record, JsonDefaults.Options));
+        AtomicFile.WriteAllText(path, text);
+        return new EvaluationOutcome(reported, text, path, thresholds);
+    }
+
+    /// <summary>
+    /// What a choice made earlier (<paramref name="choicePath"/>: the .json <see cref="Choose"/> or <see cref="Stack"/>
+    /// writes) does with its members, done to <paramref name="sessions"/> instead: the chosen weights, or the fitted stack.
+    /// One session per member, in the file's order, each trained with its member's recipe. This is how a choice made on
+    /// fold 8 carries to the same recipes retrained under <c>--split refit</c> (folds 1-8) and tested on fold 9, where
+    /// nothing may be chosen. Windows are combined as in the choice unless <paramref name="aggregation"/> says otherwise.
+    /// A damaged file, a count that does not match or a session whose recipe differs from its member's is refused,
+    /// naming the file, the session and the field.
     /// </summary>
     public static EnsembleOutcome ApplyChoice(ArtifactLayout layout, string choicePath, IReadOnlyList<TrainingSession> sessions, ProcessedDataset dataset,
                                               DataSplit? split, WeightsChoice weights, WindowAggregation? aggregation, int bootstrap,
@@ -174,39 +223,85 @@ public static class Ensemble
         // "ensembles/chosen_from_....json" as --choose names it: relative to the working folder, else to the artifacts root.
         if (!File.Exists(choicePath) && !Path.IsPathRooted(choicePath) && File.Exists(Path.Combine(layout.Root, choicePath)))
             choicePath = Path.Combine(layout.Root, choicePath);
-        var choice = ReadChoice(choicePath);
-        if (sessions.Count != choice.Members.Length)
-            throw new UserError($"'{choicePath}' chose {choice.Members.Length} member(s) (sessions {string.Join(",", choice.Members)}); " +
+        var (members, fileAggregation, applied) = ReadChoice(choicePath, sessions);
+        if (sessions.Count != members.Length)
+            throw new UserError($"'{choicePath}' chose {members.Length} member(s) (sessions {string.Join(",", members)}); " +
                                 $"--sessions gave {sessions.Count}: give one session per member, in that order.");
         if (sessions.Count == 1)
-            throw new UserError($"'{choicePath}' kept one member (session {choice.Members[0]}): evaluate session {sessions[0].Number} alone with `ecg evaluate`.");
+            throw new UserError($"'{choicePath}' kept one member (session {members[0]}): evaluate session {sessions[0].Number} alone with `ecg evaluate`.");
         for (int i = 0; i < sessions.Count; i++)
         {
             TrainingSession member;
-            try { member = TrainingSession.Open(layout, choice.Members[i].ToString(CultureInfo.InvariantCulture)); }
-            catch (UserError e) { throw new UserError($"'{choicePath}': member session {choice.Members[i]} cannot be opened to check its recipe: {e.Message}"); }
+            try { member = TrainingSession.Open(layout, members[i].ToString(CultureInfo.InvariantCulture)); }
+            catch (UserError e) { throw new UserError($"'{choicePath}': member session {members[i]} cannot be opened to check its recipe: {e.Message}"); }
             RequireSameRecipe(member, sessions[i], choicePath);
         }
         // The choice file names its aggregation, or "each member's own" when none was forced.
-        var chosenAggregation = aggregation ?? (WindowAggregations.Names.Contains(choice.Aggregation) ? WindowAggregations.Parse(choice.Aggregation) : null);
-        return Run(layout, sessions, dataset, split, weights, chosenAggregation, bootstrap, new AppliedChoice(choicePath, choice.Members, choice.Weights), progress, cancel);
+        var chosenAggregation = aggregation ?? (WindowAggregations.Names.Contains(fileAggregation) ? WindowAggregations.Parse(fileAggregation) : null);
+        return Run(layout, sessions, dataset, split, weights, chosenAggregation, bootstrap, applied, progress, cancel);
     }
 
-    /// <summary>A choice file read back, every field it is used for checked.</summary>
-    private static ChosenEnsembleFile ReadChoice(string path)
+    /// <summary>
+    /// A choice file read back, every field it is used for checked: its members, its aggregation and how it combines them
+    /// (a stack file holds coefficients, a chosen ensemble's weights).
+    /// </summary>
+    private static (int[] Members, string Aggregation, AppliedCombination Applied) ReadChoice(string path, IReadOnlyList<TrainingSession> sessions)
     {
-        if (!File.Exists(path)) throw new UserError($"Ensemble choice '{path}' not found (`ecg ensemble --choose` writes ensembles/chosen_from_....json).");
-        ChosenEnsembleFile? file;
-        try { file = System.Text.Json.JsonSerializer.Deserialize<ChosenEnsembleFile>(File.ReadAllText(path), JsonDefaults.Options); }
+        if (!File.Exists(path)) throw new UserError($"Ensemble choice '{path}' not found (`ecg ensemble --choose` or `--stack` writes ensembles/....json).");
+        var text = File.ReadAllText(path);
+        bool isStack;
+        try
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(text);
+            isStack = json.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object && json.RootElement.TryGetProperty("coefficients", out _);
+        }
         catch (System.Text.Json.JsonException e) { throw new UserError($"Ensemble choice '{path}' is not a choice file: {e.Message}"); }
-        if (file is null || file.Members is null || file.Members.Length == 0)
+        return isStack ? ReadStack(path, text, sessions) : ReadWeights(path, text);
+    }
+
+    private static T Deserialize<T>(string path, string text) where T : class
+    {
+        try { return System.Text.Json.JsonSerializer.Deserialize<T>(text, JsonDefaults.Options) ?? throw new UserError($"Ensemble choice '{path}' is empty (null)."); }
+        catch (System.Text.Json.JsonException e) { throw new UserError($"Ensemble choice '{path}' is not a choice file: {e.Message}"); }
+    }
+
+    private static (int[], string, AppliedCombination) ReadWeights(string path, string text)
+    {
+        var file = Deserialize<ChosenEnsembleFile>(path, text);
+        if (file.Members is null || file.Members.Length == 0)
             throw new UserError($"Ensemble choice '{path}': field 'members' is missing or empty.");
         if (file.Weights is null || file.Weights.Length != file.Members.Length)
             throw new UserError($"Ensemble choice '{path}': field 'weights' must hold one weight per member ({file.Members.Length}).");
         if (file.Weights.Any(w => !(w > 0 && w <= 1)) || Math.Abs(file.Weights.Sum() - 1) > 1e-6)
             throw new UserError($"Ensemble choice '{path}': field 'weights' [{string.Join(", ", file.Weights.Select(w => w.ToString("G6", CultureInfo.InvariantCulture)))}] " +
                                 "must be positive and sum to 1.");
-        return file;
+        var applied = new AppliedCombination(path,
+            (evaluations, names, part) => Mean(evaluations, names, part, file.Weights),
+            sessions => "weighted mean of probabilities, " + string.Join(", ", sessions.Select((s, i) => string.Create(CultureInfo.InvariantCulture,
+                            $"session {s.Number} {file.Weights[i]:F4} (as member {file.Members[i]})"))) + $", weights chosen by {path}");
+        return (file.Members, file.Aggregation ?? "", applied);
+    }
+
+    private static (int[], string, AppliedCombination) ReadStack(string path, string text, IReadOnlyList<TrainingSession> sessions)
+    {
+        var file = Deserialize<StackedEnsembleFile>(path, text);
+        if (file.Members is null || file.Members.Length == 0)
+            throw new UserError($"Ensemble choice '{path}': field 'members' is missing or empty.");
+        var classes = sessions.Count > 0 ? sessions[0].Manifest.ClassNames : Array.Empty<string>();
+        if (file.ClassNames is null || !file.ClassNames.SequenceEqual(classes))
+            throw new UserError($"Ensemble choice '{path}': field 'class_names' [{string.Join(",", file.ClassNames ?? Array.Empty<string>())}] " +
+                                $"is not the sessions' [{string.Join(",", classes)}].");
+        if (file.Coefficients is null || file.Coefficients.Length != classes.Length
+            || file.Coefficients.Any(c => c is null || c.Length != file.Members.Length || c.Any(v => !double.IsFinite(v))))
+            throw new UserError($"Ensemble choice '{path}': field 'coefficients' must hold, per class, one finite coefficient per member ({file.Members.Length}).");
+        if (file.Intercepts is null || file.Intercepts.Length != classes.Length || file.Intercepts.Any(v => !double.IsFinite(v)))
+            throw new UserError($"Ensemble choice '{path}': field 'intercepts' must hold one finite intercept per class ({classes.Length}).");
+        var stack = new StackedCombination(file.Coefficients, file.Intercepts, file.C);
+        var applied = new AppliedCombination(path,
+            (evaluations, names, part) => { RequireSameRecords(evaluations, names, part); return EnsembleStacking.Apply(stack, evaluations); },
+            sessions => "logistic stack of logits, " + string.Join(", ", sessions.Select((s, i) => $"session {s.Number} as member {file.Members[i]}")) +
+                        $", fitted by {path}");
+        return (file.Members, file.Aggregation ?? "", applied);
     }
 
     /// <summary>
@@ -227,6 +322,29 @@ public static class Ensemble
         if (differing.Length > 0)
             throw new UserError($"Session {session.Number} does not share the recipe of member session {member.Number} of '{choicePath}': " +
                                 string.Join("; ", differing) + ". Train it with the member's options (under --split refit, say).");
+    }
+
+    /// <summary>A choice is made on validation records: refuse sessions whose scheme has none, saying what they were for.</summary>
+    private static SplitScheme RequireValidationRecords(TrainingSession first, ProcessedDataset dataset, string purpose)
+    {
+        var scheme = first.SplitScheme;
+        if (scheme.ValidationIndices(dataset).Length == 0)
+            throw new UserError($"Session {first.Number} was trained under the {scheme.Name} split, which has no validation records " +
+                                $"{purpose}: use sessions trained under --split select or benchmark.");
+        return scheme;
+    }
+
+    /// <summary>
+    /// F1 thresholds tuned on an ensemble's validation probabilities; the provenance names the members' weights and
+    /// aggregation ("each member's own" when none is forced) and what they were tuned for.
+    /// </summary>
+    private static DecisionThresholds TuneThresholds(Evaluation validation, WeightsChoice weights, WindowAggregation? aggregation, string tunedFor)
+    {
+        var tuned = DecisionThresholds.Tune(validation, weights, aggregation ?? WindowAggregation.Max);
+        return tuned with
+        {
+            Provenance = tuned.Provenance with { TunedFor = tunedFor, Aggregation = aggregation is null ? "each member's own" : tuned.Provenance.Aggregation },
+        };
     }
 
     /// <summary>Evaluations of different records cannot be averaged: refuse, naming the members and the split.</summary>
@@ -253,8 +371,12 @@ public static class Ensemble
     }
 }
 
-/// <summary>A choice applied to other sessions: its file, the members it chose and their weights (in the file's order).</summary>
-internal sealed record AppliedChoice(string Path, int[] Members, double[] Weights);
+/// <summary>
+/// A choice applied to other sessions: its file, how it combines the members' evaluations (members in the file's order)
+/// and how the report says so.
+/// </summary>
+internal sealed record AppliedCombination(string Path, Func<Evaluation[], string, DataSplit, Evaluation> Combine,
+                                          Func<IReadOnlyList<TrainingSession>, string> Describe);
 
 /// <summary>An ensemble's result: each member's evaluation (in member order) and the ensemble's own.</summary>
 public sealed record EnsembleOutcome(Evaluation[] Members, EvaluationOutcome Ensemble);
@@ -267,4 +389,9 @@ public sealed record ChosenEnsembleFile(
     int[] Candidates, int[] Members, double[] Weights, int KeptRound, int Rounds, double ValidationMacroAuc,
     int[] AddedPerRound, double[] ValidationMacroAucPerRound, string SessionWeights, string Aggregation,
     string ReportedSplit, double ReportedMacroAuc, double MinimumGain = 0);
+
+/// <summary>ensembles/stacked_....json: the members, the fitted stack (per class: coefficients on the members' logits, intercept) and the one reported figure.</summary>
+public sealed record StackedEnsembleFile(
+    int[] Members, string[] ClassNames, double[][] Coefficients, double[] Intercepts, double C, string SessionWeights, string Aggregation,
+    double ValidationMacroAuc, string ReportedSplit, double ReportedMacroAuc);
 

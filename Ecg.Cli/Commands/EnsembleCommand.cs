@@ -36,8 +36,13 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         [DefaultValue(0.0)]
         public double MinimumGain { get; init; }
 
+        [CommandOption("--stack")]
+        [Description("Stack --sessions: per class, a logistic regression on the members' logits fitted on the validation split alone, " +
+                     "then reported once on the test split. Writes the stack to ensembles/stacked_<sessions>_<split>.json.")]
+        public bool Stack { get; init; }
+
         [CommandOption("--apply-choice <FILE>")]
-        [Description("Weight --sessions as an earlier --choose did (its ensembles/chosen_from_....json): one session per chosen member, " +
+        [Description("Combine --sessions as an earlier --choose or --stack did (its ensembles/....json): one session per member, " +
                      "in the file's order, each trained with its member's recipe, e.g. the members retrained under --split refit.")]
         public string? ApplyChoice { get; init; }
 
@@ -47,12 +52,13 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         {
             var result = base.Validate();
             if (!result.Successful) return result;
-            if (Choose && ApplyChoice is not null) return ValidationResult.Error("--choose makes a choice and --apply-choice applies one: give one of them.");
+            if ((Choose ? 1 : 0) + (Stack ? 1 : 0) + (ApplyChoice is null ? 0 : 1) > 1)
+                return ValidationResult.Error("--choose and --stack make a choice and --apply-choice applies one: give one of them.");
             if (SessionList.Length < 2) return ValidationResult.Error("--sessions needs at least two session numbers, e.g. --sessions 1,2,3.");
             if (Rounds < 1) return ValidationResult.Error($"--rounds {Rounds}: give at least 1.");
             if (!(MinimumGain >= 0)) return ValidationResult.Error($"--min-gain {MinimumGain}: give 0 or more.");
-            if (Choose && Split is not null && DataSplits.ParseForSession(Split, null) is { } part && part != DataSplit.Test)
-                return ValidationResult.Error($"--split {Split} with --choose: the choice is made on validation and reported on test; leave --split out.");
+            if ((Choose || Stack) && Split is not null && DataSplits.ParseForSession(Split, null) is { } part && part != DataSplit.Test)
+                return ValidationResult.Error($"--split {Split} with --{(Choose ? "choose" : "stack")}: the choice is made on validation and reported on test; leave --split out.");
             return Check(() => { SharedOptions.CheckSplit(Split); SharedOptions.Aggregation(Aggregation); WeightsChoice.Parse(Weights); });
         }
     }
@@ -62,6 +68,7 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         var members = settings.SessionList.Select(settings.OpenSession).ToArray();
         var dataset = settings.LoadDataset(members[0]);
         if (settings.Choose) return ExecuteChoice(settings, members, dataset, cancellationToken);
+        if (settings.Stack) return ExecuteStack(settings, members, dataset, cancellationToken);
         var split = SharedOptions.Split(settings.Split, members[0].SplitScheme);
         var (weights, aggregation) = (WeightsChoice.Parse(settings.Weights), SharedOptions.Aggregation(settings.Aggregation));
         var outcome = ConsoleProgress.Run($"Ensemble of sessions {string.Join(", ", members.Select(s => s.Number))}", progress =>
@@ -86,6 +93,18 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
                             settings.Rounds, settings.Bootstrap, p => progress.Report(p.Done, p.Total, p.Step), cancellationToken, settings.MinimumGain));
         AnsiConsole.Write(new Text(outcome.Ensemble.Text));
         AnsiConsole.WriteLine($"written: {outcome.Ensemble.ReportPath}");
+        return ExitCodes.Success;
+    }
+
+    private static int ExecuteStack(Settings settings, TrainingSession[] members, ProcessedDataset dataset, CancellationToken cancellationToken)
+    {
+        // As with --choose, --split may only name the session's scheme or test (checked in Validate); this checks the scheme.
+        SharedOptions.Split(settings.Split, members[0].SplitScheme);
+        var outcome = ConsoleProgress.Run($"Stacking sessions {string.Join(", ", members.Select(s => s.Number))}", progress =>
+            Ensemble.Stack(settings.Layout, members, dataset, WeightsChoice.Parse(settings.Weights), SharedOptions.Aggregation(settings.Aggregation),
+                           settings.Bootstrap, p => progress.Report(p.Done, p.Total, p.Step), cancellationToken));
+        AnsiConsole.Write(new Text(outcome.Text));
+        AnsiConsole.WriteLine($"written: {outcome.ReportPath}");
         return ExitCodes.Success;
     }
 }

@@ -363,6 +363,23 @@ let tests =
             refused [ "--sessions"; "6,7"; "--apply-choice"; Path.Combine(ensembles, "missing.json") ] "not found" "a missing file"
             let both = ecgIn work [ "ensemble"; "--sessions"; "6,7"; "--apply-choice"; twoMembers; "--choose" ]
             Expect.equal both.ExitCode 2 "a choice is made or applied, not both"
+
+            // A stack fitted on fold 8 (sessions 1 and 2), reported on fold 9, then applied to their refit counterparts.
+            let stacked = ecgIn work [ "ensemble"; "--sessions"; "1,2"; "--stack"; "--bootstrap"; "0" ]
+            expectOk stacked
+            Expect.stringContains stacked.Output "fitted on the validation split (fold 8" "fitted on fold 8"
+            Expect.stringContains stacked.Output "Stacked ensemble, test split" "reported on fold 9"
+            let stackFile = Path.Combine("ensembles", "stacked_1_2_test.json")
+            Expect.isTrue (File.Exists(Path.Combine(work, "artifacts", stackFile))) "the stack is saved"
+            let appliedStack = ecgIn work [ "ensemble"; "--sessions"; "6,7"; "--apply-choice"; stackFile; "--bootstrap"; "0" ]
+            expectOk appliedStack
+            Expect.stringContains appliedStack.Output "logistic stack of logits, session 6 as member 1, session 7 as member 2" "the members, in the file's order"
+            Expect.isTrue (File.Exists(Path.Combine(ensembles, "sessions_6_7_test_applying_stacked_1_2_test.txt"))) "its own report"
+            refused [ "--sessions"; "7,6"; "--apply-choice"; stackFile ] "seed 2 against 1" "a stack's members are checked too"
+            refused [ "--sessions"; "6,7"; "--apply-choice"
+                      choiceFile "bad_stack.json" """{"members": [1, 2], "class_names": ["CD", "HYP", "MI", "NORM", "STTC"], "coefficients": [[1.0]], "intercepts": [0, 0, 0, 0, 0], "c": 1}""" ]
+                "field 'coefficients'" "a stack without a coefficient per member and class"
+            Expect.equal (ecgIn work [ "ensemble"; "--sessions"; "1,2"; "--stack"; "--choose" ]).ExitCode 2 "one way to choose at a time"
         }
 
         test "synth writes a PTB-XL-shaped folder that preprocesses with zero failures, deterministically" {
