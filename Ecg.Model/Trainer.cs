@@ -73,9 +73,13 @@ public static class Trainer
                 // can corrupt them while the weights stay usable): start them afresh from the checkpoint's weights.
                 return RunFromCheckpoint(session, dataset, options, freshOptimizer: restart >= 2);
             }
-            catch (NonFiniteException e) when (restart < EpochRestarts)
+            catch (Exception e) when (restart < EpochRestarts && e is NonFiniteException or System.Runtime.InteropServices.ExternalException)
             {
-                TransientFaults.Log?.Invoke($"{e.Message} Resuming from the last completed epoch (restart {restart + 1} of {EpochRestarts}" +
+                // libtorch's own errors here are the same kind of fault: a step that ran many times before fails on a
+                // value it never produced (seen once: a Scalar with no valid tag inside AdamW's addcmul_). A real bug
+                // fails again on every restart and is reported after the last.
+                var what = e is NonFiniteException ? e.Message : $"libtorch failed during training: {e.Message.Split('\n')[0].Trim()}.";
+                TransientFaults.Log?.Invoke($"{what} Resuming from the last completed epoch (restart {restart + 1} of {EpochRestarts}" +
                                             (restart + 1 >= 2 ? ", with fresh optimizer moments)." : ")."));
             }
         }

@@ -73,6 +73,37 @@ let tests =
             Expect.equal resumed.BestEpoch straight.BestEpoch "best epoch"
         }
 
+        test "a libtorch error during training restarts from the last completed epoch to the straight run's bytes; one that persists is reported" {
+            let data = synthetic 60 200 2
+            let config = smallBenchmark 2
+            let straight = Trainer.Start(temporaryArtifacts (), config, data, SplitScheme.Benchmark, options = quiet)
+            let logged = System.Collections.Generic.List<string>()
+            let previous = TransientFaults.Log
+            TransientFaults.Log <- System.Action<string>(logged.Add)
+            try
+                // The progress callback runs inside the step loop: an ExternalException there is what libtorch throws.
+                let mutable thrown = 0
+                let failOnce (p: TrainingProgress) =
+                    if p.Epoch = 2 && p.Batch = 2 && thrown = 0 then
+                        thrown <- 1
+                        raise (System.Runtime.InteropServices.ExternalException "Expected false to be true, but got false.\nframe #0: c10::Error")
+                let faulted = Trainer.Start(temporaryArtifacts (), config, data, SplitScheme.Benchmark,
+                                            options = TrainingOptions(WriteReports = false, Progress = System.Action<TrainingProgress>(failOnce)))
+                Expect.isTrue faulted.Finished "finished after the restart"
+                Expect.isTrue (sameBytes (straight.Session.EpochWeightsPath 2) (faulted.Session.EpochWeightsPath 2)) "epoch_002.bin as straight"
+                Expect.isTrue (sameBytes straight.Session.BestWeightsPath faulted.Session.BestWeightsPath) "best.bin as straight"
+                Expect.exists logged (fun l -> l.Contains "libtorch failed during training: Expected false to be true, but got false." && l.Contains "restart 1 of 3") "logged, first line only"
+                let always (p: TrainingProgress) =
+                    if p.Epoch = 1 && p.Batch = 1 then raise (System.Runtime.InteropServices.ExternalException "a shape that never fits")
+                let e = Expect.throwsC (fun () ->
+                            Trainer.Start(temporaryArtifacts (), config, data, SplitScheme.Benchmark,
+                                          options = TrainingOptions(WriteReports = false, Progress = System.Action<TrainingProgress>(always))) |> ignore) id
+                Expect.stringContains e.Message "a shape that never fits" "reported after the last restart"
+                Expect.exists logged (fun l -> l.Contains "restart 3 of 3") "every restart tried"
+            finally
+                TransientFaults.Log <- previous
+        }
+
         test "training loss falls and validation AUC beats chance on learnable synthetic data" {
             let data = synthetic 200 200 3
             let result = Trainer.Start(temporaryArtifacts (), smallConfig 4, data, SplitScheme.Benchmark, options = quiet)
