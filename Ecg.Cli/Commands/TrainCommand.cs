@@ -230,6 +230,9 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         var best = result.History.FirstOrDefault(m => m.Epoch == result.BestEpoch) ?? result.History[^1];
         if (session.Manifest.Config.Objective == TrainingObjective.Contrastive)
             AnsiConsole.WriteLine($"best epoch {result.BestEpoch}: validation contrastive loss {best.ValidationLoss:F4}; fine-tune with: ecg train --init-from {session.Number} ...");
+        else if (double.IsNaN(best.ValidationLoss))
+            // No validation fold (--split refit): the best epoch is the lowest training loss.
+            AnsiConsole.WriteLine($"best epoch {result.BestEpoch}: training loss {best.TrainLoss:F4}, the lowest (no validation fold); test it with: ecg evaluate --session {session.Number}");
         else
         {
             var perClass = string.Join(", ", session.Manifest.ClassNames.Select((c, i) =>

@@ -335,6 +335,8 @@ let tests =
                 let refit = ecgIn work [ "train"; "--split"; "refit"; "--epochs"; "1"; "--batch-size"; "64"; "--seed"; seed; "--model"; "xresnet1d18" ]
                 expectOk refit
                 Expect.stringContains refit.Output "0 validation" "no validation fold"
+                Expect.stringContains refit.Output "the lowest (no validation fold)" "the best epoch by training loss, no NaN AUC"
+                Expect.isFalse (refit.Output.Contains "NaN") "no NaN printed"
             let refitTest = ecgIn work [ "evaluate"; "--session"; "6"; "--bootstrap"; "0" ]
             expectOk refitTest
             Expect.stringContains refitTest.Output "Session 6, test split" "tested on fold 9"
