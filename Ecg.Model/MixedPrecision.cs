@@ -42,8 +42,10 @@ public sealed class MixedPrecision : IDisposable
 
     /// <summary>
     /// Why bfloat16 would be slow on this machine, or null. Without AVX512-BF16 or AMX-BF16 (the flags avx512_bf16,
-    /// amx_bf16 in /proc/cpuinfo) libtorch emulates bfloat16 convolutions: resnet1d-wang trained at 9 samples/s on an
-    /// AVX2-only 2-core EPYC, where xresnet1d18 in float32 ran at 630. Null on CUDA and where the flags cannot be read.
+    /// amx_bf16 in /proc/cpuinfo) libtorch emulates bfloat16 convolutions. How slow depends on what it emulates with:
+    /// resnet1d-wang trained at 9 samples/s on an AVX2-only 2-core EPYC (xresnet1d18 in float32: 630), and at 158
+    /// against float32's 224 on a 2-core Xeon with AVX-512 but no BF16 (`ecg bench --precisions float32,bfloat16`).
+    /// Null on CUDA and where the flags cannot be read.
     /// </summary>
     public static string? SlowOnThisCpu(Device device, string cpuinfoPath = "/proc/cpuinfo")
     {
@@ -52,13 +54,19 @@ public sealed class MixedPrecision : IDisposable
         try { flags = File.ReadLines(cpuinfoPath).FirstOrDefault(line => line.StartsWith("flags", StringComparison.Ordinal)); }
         catch (IOException) { return null; }
         if (flags is null || HasBfloat16Instructions(flags)) return null;
+        var emulation = HasAvx512(flags)
+            ? "slower than float32 (AVX-512 without BF16: resnet1d-wang at 0.7x float32's speed)"
+            : "many times slower than float32 (AVX2 only: resnet1d-wang at 9 samples/s)";
         return "--precision bfloat16 on a CPU without AVX512-BF16 or AMX-BF16 (" + cpuinfoPath + " lists neither avx512_bf16 nor amx_bf16): " +
-               "libtorch emulates bfloat16 here, many times slower than float32. Stop and train with --precision float32.";
+               "libtorch emulates bfloat16 here, " + emulation + ". Use --precision float32 on this machine.";
     }
 
     /// <summary>Whether a /proc/cpuinfo flags line names a bfloat16 instruction set (AVX512-BF16 or AMX-BF16).</summary>
-    public static bool HasBfloat16Instructions(string flagsLine) =>
-        flagsLine.Split(new[] { ' ', '\t', ':' }, StringSplitOptions.RemoveEmptyEntries).Any(f => f is "avx512_bf16" or "amx_bf16");
+    public static bool HasBfloat16Instructions(string flagsLine) => Flags(flagsLine).Any(f => f is "avx512_bf16" or "amx_bf16");
+
+    private static bool HasAvx512(string flagsLine) => Flags(flagsLine).Contains("avx512f");
+
+    private static string[] Flags(string flagsLine) => flagsLine.Split(new[] { ' ', '\t', ':' }, StringSplitOptions.RemoveEmptyEntries);
 
     /// <summary>
     /// A bfloat16 shadow of <paramref name="master"/> (built by <see cref="ModelFactory"/> from the same config, so its

@@ -101,6 +101,9 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
                 Line(held.Signals.FilePath is null ? "dataset held in memory" : "dataset mapped from disk",
                      $"{held.RecordCount:N0} records, {held.Signals.Length * 4 / 1048576.0:F0} MiB of signals");
             }
+            // The same warning training gives: the figures below are libtorch's emulation, not bfloat16 hardware.
+            if (precisions.Contains(TrainingPrecision.BFloat16) && MixedPrecision.SlowOnThisCpu(Devices.Resolve("cpu")) is { } slow)
+                Line("bfloat16", slow);
             foreach (var model in models)
                 TrainingBenchmark.Run(batches, lengths, settings.Steps, settings.Threads, model: model, phases: phases, precisions: precisions, onFigure: f =>
                     Line($"{f.Phase} {f.Model} {f.Precision}, batch {f.BatchSize}, {f.Length} samples", $"{f.SamplesPerSecond:F1} samples/s, peak RSS {f.PeakResidentMegabytes:F0} MiB"));

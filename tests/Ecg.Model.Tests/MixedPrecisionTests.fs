@@ -38,6 +38,11 @@ let tests =
             Expect.isNotNull slow "warned"
             Expect.stringContains slow "avx2" "names the file read"
             Expect.stringContains slow "--precision float32" "says what to do"
+            Expect.stringContains slow "many times slower" "AVX2 only: emulation is many times slower"
+            let slowAvx512 = MixedPrecision.SlowOnThisCpu(torch.CPU, cpuinfo "avx512" avx512)
+            Expect.isNotNull slowAvx512 "warned with AVX-512 and no BF16"
+            Expect.stringContains slowAvx512 "0.7x" "AVX-512 emulation: measured as slower, not many times"
+            Expect.isFalse (slowAvx512.Contains "many times") "does not overstate AVX-512's emulation"
             Expect.isNull (MixedPrecision.SlowOnThisCpu(torch.CPU, cpuinfo "bf16" (avx512 + " avx512_bf16"))) "no warning with BF16"
             Expect.isNull (MixedPrecision.SlowOnThisCpu(torch.CPU, IO.Path.Combine(folder, "missing"))) "no warning without the file"
             IO.Directory.Delete(folder, true)
