@@ -129,7 +129,7 @@ public static class Trainer
         var augmentation = Augmentation.Parse(config.Augment);
         bool contrastive = config.Objective == TrainingObjective.Contrastive;
         int batchSize = config.BatchSize, batchCount = (train.Length + batchSize - 1) / batchSize;
-        var schedule = config.OneCycleMaxLearningRate is double max ? new OneCycleSchedule(max, (long)batchCount * config.Epochs) : null;
+        var schedule = config.OneCycleMaxLearningRate is double max ? new OneCycleSchedule(max, (long)batchCount * config.Epochs, Cycles: config.OneCycleCycles) : null;
 
         var history = new List<EpochMetrics>(state.History);
         double firstRss = double.NaN, lastRss = double.NaN;

@@ -45,6 +45,12 @@ public sealed record TrainingConfig
     /// </summary>
     public double? OneCycleMaxLearningRate { get; init; }
 
+    /// <summary>
+    /// Restarts of the one-cycle schedule: the epochs split into this many equal one-cycles, each warming up again
+    /// (see <see cref="OneCycleSchedule.Cycles"/>); 1, the default, is one cycle over all epochs.
+    /// </summary>
+    public int OneCycleCycles { get; init; } = 1;
+
     /// <summary>Weigh positives by negatives/positives per class, counted on the training set (BCE pos_weight).</summary>
     public bool ClassWeights { get; init; }
 
@@ -179,6 +185,9 @@ public sealed record TrainingConfig
         need(BatchSize > 0, "batch_size must be positive.");
         need(Epochs > 0, "epochs must be positive.");
         need(OneCycleMaxLearningRate is null or > 0, "one_cycle_max_learning_rate must be positive.");
+        need(OneCycleCycles >= 1, "one_cycle_cycles must be at least 1.");
+        need(OneCycleCycles == 1 || OneCycleMaxLearningRate is not null, "one_cycle_cycles needs a one-cycle schedule (one_cycle_max_learning_rate).");
+        need(Epochs % OneCycleCycles == 0, $"epochs ({Epochs}) must split into one_cycle_cycles ({OneCycleCycles}) equal cycles.");
         need(CropLength is null or > 0, "crop_length must be positive.");
         need(EvalWindow is null or > 0, "eval_window must be positive.");
         need(EvalStride is null or > 0, "eval_stride must be positive.");

@@ -35,6 +35,8 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         public double? LearningRate { get; init; }
         [CommandOption("--max-lr <RATE>")] [Description("One-cycle schedule with this peak learning rate.")]
         public double? MaxLearningRate { get; init; }
+        [CommandOption("--cycles <N>")] [Description("Restart the one-cycle schedule: the epochs split into N equal cycles, each warming up again (N must divide the epochs).")]
+        public int? Cycles { get; init; }
         [CommandOption("--optimizer <NAME>")] [Description("adam or adamw.")]
         public string? Optimizer { get; init; }
         [CommandOption("--weight-decay <W>")] [Description("Weight decay.")]
@@ -167,6 +169,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             BatchSize = s.BatchSize ?? preset.BatchSize,
             LearningRate = s.LearningRate ?? s.MaxLearningRate ?? preset.LearningRate,
             OneCycleMaxLearningRate = s.MaxLearningRate ?? (s.LearningRate is null ? preset.OneCycleMaxLearningRate : null),
+            OneCycleCycles = s.Cycles ?? preset.OneCycleCycles,
             Optimizer = s.Optimizer ?? preset.Optimizer,
             WeightDecay = s.WeightDecay ?? preset.WeightDecay,
             LayerSettings = s.LayerSettings ?? preset.LayerSettings,

@@ -327,6 +327,10 @@ let tests =
             Expect.stringContains tooLong.Output "ptbxl_100hz.npz are 10 s long" "names the file and the records' length"
             let negative = ecgIn work [ "train"; "--crop"; "-1"; "--epochs"; "1" ]
             Expect.equal negative.ExitCode 2 "not a length: a usage error"
+            // --cycles: a restarted one-cycle schedule; cycles that do not divide the epochs are refused before training.
+            let uneven = ecgIn work [ "train"; "--preset"; "cpu"; "--epochs"; "3"; "--cycles"; "2" ]
+            Expect.equal uneven.ExitCode 1 "refused"
+            Expect.stringContains uneven.Output "epochs (3) must split into one_cycle_cycles (2)" "says why, naming the field"
 
             // The protocol's last step: sessions 1 and 2's recipes retrained under --split refit (folds 1-8, no validation,
             // fold 9 the test; sessions 6 and 7), weighted as a choice made on fold 8 says. The choice file is written

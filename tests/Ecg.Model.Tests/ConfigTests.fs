@@ -2,6 +2,7 @@ module Ecg.Model.Tests.ConfigTests
 
 open Expecto
 open Ecg.Model
+open Ecg.Model.Tests.TrainingFixtures
 
 [<Tests>]
 let tests =
@@ -28,7 +29,7 @@ let tests =
             c.Validate() |> ignore
         }
         test "JSON round trip keeps every field" {
-            let c = TrainingConfig(Preset = "benchmark", CropLength = 250, EarlyStoppingPatience = 5, Threads = 3, ClassWeights = true, OneCycleMaxLearningRate = 0.01)
+            let c = TrainingConfig(Preset = "benchmark", CropLength = 250, EarlyStoppingPatience = 5, Threads = 3, ClassWeights = true, OneCycleMaxLearningRate = 0.01, OneCycleCycles = 3)
             let back = TrainingConfig.FromJson(c.ToJson())
             Expect.equal back c "round trip"
             Expect.stringContains (c.ToJson()) "\"one_cycle_max_learning_rate\": 0.01" "snake_case names"
@@ -48,6 +49,31 @@ let tests =
             Expect.floatClose Accuracy.veryHigh bPeak 0.85 "beta1 at peak"
             let struct (lrEnd, _) = s.At 99L
             Expect.floatClose Accuracy.veryHigh lrEnd 4e-8 "final lr"
+        }
+        test "restarted one-cycle: each of the cycles is the one-cycle of its own steps, warming up again from max/25" {
+            let single = OneCycleSchedule(1e-2, 100L)
+            let restarted = OneCycleSchedule(1e-2, 300L, Cycles = 3)
+            for step in 0L .. 299L do
+                let struct (lr, beta1) = restarted.At step
+                let struct (lrOne, beta1One) = single.At(step % 100L)
+                Expect.floatClose Accuracy.veryHigh lr lrOne (sprintf "lr at step %d" step)
+                Expect.floatClose Accuracy.veryHigh beta1 beta1One (sprintf "beta1 at step %d" step)
+            let struct (lrRestart, _) = restarted.At 100L
+            let struct (lrBefore, _) = restarted.At 99L
+            Expect.floatClose Accuracy.veryHigh lrBefore 4e-8 "the first cycle ends annealed"
+            Expect.floatClose Accuracy.veryHigh lrRestart 4e-4 "the second starts at max/25 again"
+            Expect.equal (OneCycleSchedule(1e-2, 100L, Cycles = 1).At 57L) (single.At 57L) "one cycle is the plain schedule"
+            Expect.throwsT<System.ArgumentException> (fun () -> OneCycleSchedule(1e-2, 100L, Cycles = 3).At 0L |> ignore) "steps that do not split evenly"
+        }
+        test "restarted schedules are refused unless the epochs split into the cycles of a one-cycle schedule" {
+            let cpu = TrainingConfig.FromPreset "cpu"
+            Expect.equal cpu.OneCycleCycles 1 "one cycle by default"
+            (modify cpu [ "epochs", box 36; "one_cycle_cycles", box 3 ]).Validate() |> ignore
+            let message (c: TrainingConfig) = (Expect.throwsC (fun () -> c.Validate() |> ignore) id).Message
+            Expect.stringContains (message (modify cpu [ "epochs", box 12; "one_cycle_cycles", box 5 ])) "one_cycle_cycles (5)" "epochs not divisible"
+            Expect.stringContains (message (modify cpu [ "one_cycle_cycles", box 0 ])) "one_cycle_cycles must be at least 1" "zero cycles"
+            Expect.stringContains (message (modify (modify cpu [ "one_cycle_cycles", box 2 ]) [ "one_cycle_max_learning_rate", null ])) "needs a one-cycle schedule" "constant lr"
+            Expect.isTrue ((TrainingConfig.FromJson "{}").OneCycleCycles = 1) "config.json files written before cycles read as one cycle"
         }
         test "evaluation windows cover the record: 1000 samples, 250/125 gives 7 windows" {
             Expect.sequenceEqual (WindowedInference.WindowStarts(1000L, 250L, 125L)) [| 0L; 125L; 250L; 375L; 500L; 625L; 750L |] "starts"

@@ -103,3 +103,9 @@ let ptbxlSample () : ProcessedDataset =
 
 /// A fresh temporary artifacts folder.
 let temporaryArtifacts () = Ecg.Tests.TestFolders.create "training"
+
+/// A config with some of its config.json fields (snake_case names) changed, as a session file would hold them.
+let modify (config: Ecg.Model.TrainingConfig) (changes: (string * obj) list) =
+    let node = System.Text.Json.Nodes.JsonNode.Parse(config.ToJson()).AsObject()
+    for name, value in changes do node.[name] <- System.Text.Json.Nodes.JsonValue.Create(value)
+    Ecg.Model.TrainingConfig.FromJson(node.ToJsonString())

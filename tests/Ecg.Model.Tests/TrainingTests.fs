@@ -17,11 +17,6 @@ let smallBenchmark epochs =
                    Epochs = epochs, BatchSize = 16, Device = "cpu", Threads = 2, Seed = 5L)
 
 /// Copies a config changing some fields, through its JSON (F# cannot use C#'s `with` on records).
-let modify (config: TrainingConfig) (changes: (string * obj) list) =
-    let node = System.Text.Json.Nodes.JsonNode.Parse(config.ToJson()).AsObject()
-    for name, value in changes do node.[name] <- System.Text.Json.Nodes.JsonValue.Create(value)
-    TrainingConfig.FromJson(node.ToJsonString())
-
 let quiet = TrainingOptions(WriteReports = false)
 
 let sameBytes (a: string) (b: string) = File.ReadAllBytes a = File.ReadAllBytes b
@@ -71,6 +66,20 @@ let tests =
             Expect.isTrue (sameBytes straight.Session.BestWeightsPath resumed.Session.BestWeightsPath) "best.bin identical"
             Expect.sequenceEqual (metricsWithoutTimings resumed.Session) (metricsWithoutTimings straight.Session) "metrics.csv identical"
             Expect.equal resumed.BestEpoch straight.BestEpoch "best epoch"
+        }
+
+        test "a restarted one-cycle schedule (2 cycles in 4 epochs) anneals at epoch 2 and runs the 2-epoch schedule again" {
+            let data = synthetic 60 200 2
+            let plain = Trainer.Start(temporaryArtifacts (), smallBenchmark 2, data, SplitScheme.Benchmark, options = quiet)
+            let restarted = Trainer.Start(temporaryArtifacts (), modify (smallBenchmark 4) [ "one_cycle_cycles", box 2 ], data, SplitScheme.Benchmark, options = quiet)
+            let rates (r: TrainingResult) = r.History |> Seq.map (fun m -> m.LearningRate) |> Seq.toArray
+            let p, c = rates plain, rates restarted
+            Expect.floatClose Accuracy.veryHigh c.[0] p.[0] "epoch 1: the plain 2-epoch schedule's rate"
+            Expect.floatClose Accuracy.veryHigh c.[1] p.[1] "epoch 2: annealed, as the plain schedule ends"
+            Expect.floatClose Accuracy.veryHigh c.[2] p.[0] "epoch 3: the second cycle, warmed up again"
+            Expect.floatClose Accuracy.veryHigh c.[3] p.[1] "epoch 4: annealed again"
+            Expect.isGreaterThan c.[2] (100.0 * c.[1]) "the rate rose again after the first cycle"
+            Expect.equal restarted.Session.Manifest.Config.OneCycleCycles 2 "config.json records the cycles"
         }
 
         test "a libtorch error during training restarts from the last completed epoch to the straight run's bytes; one that persists is reported" {
