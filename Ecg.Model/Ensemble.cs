@@ -20,44 +20,58 @@ public static class Ensemble
     public static EnsembleOutcome Run(ArtifactLayout layout, IReadOnlyList<TrainingSession> members, ProcessedDataset dataset, DataSplit? split,
                                       WeightsChoice weights, WindowAggregation? aggregation, int bootstrap,
                                       Action<StageProgress>? progress = null, CancellationToken cancel = default) =>
-        Run(layout, members, dataset, split, weights, aggregation, bootstrap, null, progress, cancel);
+        Run(layout, members.Select(s => new EnsembleMember(s, weights)).ToArray(), dataset, split, weights, aggregation, bootstrap, null, progress, cancel);
 
     /// <summary>
-    /// <see cref="Run(ArtifactLayout, IReadOnlyList{TrainingSession}, ProcessedDataset, DataSplit?, WeightsChoice, WindowAggregation?, int, Action{StageProgress}?, CancellationToken)"/>
-    /// with the members combined as a choice made earlier says (<paramref name="applied"/>, from <see cref="ApplyChoice"/>);
-    /// null: the plain mean.
+    /// The mean of members that each name their own weights, e.g. one session's snapshots at the ends of its restarted
+    /// cycles (`--sessions 2:12,2:24,2:36`); otherwise as <see cref="Run(ArtifactLayout, IReadOnlyList{TrainingSession}, ProcessedDataset, DataSplit?, WeightsChoice, WindowAggregation?, int, Action{StageProgress}?, CancellationToken)"/>.
+    /// Writes ensembles/sessions_&lt;a&gt;[w&lt;weights&gt;]_..._&lt;split&gt;[_&lt;aggregation&gt;].txt.
     /// </summary>
-    private static EnsembleOutcome Run(ArtifactLayout layout, IReadOnlyList<TrainingSession> members, ProcessedDataset dataset, DataSplit? split,
-                                       WeightsChoice weights, WindowAggregation? aggregation, int bootstrap, AppliedCombination? applied,
+    public static EnsembleOutcome Run(ArtifactLayout layout, IReadOnlyList<EnsembleMember> members, ProcessedDataset dataset, DataSplit? split,
+                                      WindowAggregation? aggregation, int bootstrap,
+                                      Action<StageProgress>? progress = null, CancellationToken cancel = default) =>
+        Run(layout, members, dataset, split, null, aggregation, bootstrap, null, progress, cancel);
+
+    /// <summary>
+    /// The ensemble stage itself, with the members combined as a choice made earlier says (<paramref name="applied"/>, from
+    /// <see cref="ApplyChoice"/>; null: the plain mean). <paramref name="common"/>: the weights every member uses, or null
+    /// when each names its own (then the report and file name list them per member).
+    /// </summary>
+    private static EnsembleOutcome Run(ArtifactLayout layout, IReadOnlyList<EnsembleMember> members, ProcessedDataset dataset, DataSplit? split,
+                                       WeightsChoice? common, WindowAggregation? aggregation, int bootstrap, AppliedCombination? applied,
                                        Action<StageProgress>? progress, CancellationToken cancel)
     {
         if (members.Count < 2) throw new UserError("An ensemble needs at least two sessions, e.g. --sessions 1,2,3.");
-        RequireSameTaskAndLeads(members);
-        var chosen = split ?? DataSplits.DefaultForReport(members[0].SplitScheme, dataset);
-        var names = string.Join(", ", members.Select(s => s.Number));
+        var sessions = members.Select(m => m.Session).ToArray();
+        RequireSameTaskAndLeads(sessions);
+        var chosen = split ?? DataSplits.DefaultForReport(sessions[0].SplitScheme, dataset);
+        string label(EnsembleMember m) => common is null ? m.Label : m.Session.Number.ToString(CultureInfo.InvariantCulture);
+        var names = string.Join(", ", members.Select(label));
 
-        Evaluation[] evaluate(DataSplit part) => members.Select(s =>
-            EvaluationStage.Evaluate(s, dataset, part, weights, aggregation ?? s.Aggregation, progress, cancel)).ToArray();
+        Evaluation[] evaluate(DataSplit part) => members.Select(m =>
+            EvaluationStage.Evaluate(m.Session, dataset, part, m.Weights, aggregation ?? m.Session.Aggregation, progress, cancel)).ToArray();
         Evaluation combine(Evaluation[] evaluations, DataSplit part) =>
             applied is null ? Mean(evaluations, names, part) : applied.Combine(evaluations, names, part);
         var memberEvaluations = evaluate(chosen);
         var ensemble = combine(memberEvaluations, chosen);
 
         DecisionThresholds? thresholds = null;
-        if (members[0].SplitScheme.ValidationIndices(dataset).Length > 0)
+        if (sessions[0].SplitScheme.ValidationIndices(dataset).Length > 0)
         {
             var tuning = chosen == DataSplit.Validation ? ensemble : combine(evaluate(DataSplit.Validation), DataSplit.Validation);
-            thresholds = TuneThresholds(tuning, weights, aggregation, "this ensemble");
+            var tuned = TuneThresholds(tuning, common ?? WeightsChoice.Best, aggregation, "this ensemble");
+            thresholds = common is null ? tuned with { Provenance = tuned.Provenance with { Weights = "each member's own" } } : tuned;
         }
 
         var windows = aggregation is { } a ? $", windows combined by {a.Name()}" : "";
-        var weightsText = weights.IsBest ? "" : $", weights {weights}";
-        var mean = applied is null ? "mean of probabilities" : applied.Describe(members);
+        var weightsText = common is null ? ", each member's own weights" : common.IsBest ? "" : $", weights {common}";
+        var mean = applied is null ? "mean of probabilities" : applied.Describe(sessions);
         var text = $"Ensemble of sessions {names} ({mean}{windows}{weightsText})\n"
-                   + EvaluationReport.Text($"Session {members[0].Number}, {ensemble.Split} split, {ensemble.EcgIds.Length} records", ensemble, bootstrap, thresholds);
-        var suffix = (weights.IsBest ? "" : $"_weights_{weights}") + (aggregation is { } agg ? $"_{agg.Name()}" : "")
+                   + EvaluationReport.Text($"Session {sessions[0].Number}, {ensemble.Split} split, {ensemble.EcgIds.Length} records", ensemble, bootstrap, thresholds);
+        var suffix = (common is null || common.IsBest ? "" : $"_weights_{common}") + (aggregation is { } agg ? $"_{agg.Name()}" : "")
                      + (applied is null ? "" : "_applying_" + Path.GetFileNameWithoutExtension(applied.Path));
-        var path = layout.EnsembleReport($"sessions_{string.Join("_", members.Select(s => s.Number))}_{chosen.Name()}{suffix}");
+        var tokens = members.Select(m => common is null ? m.FileToken : m.Session.Number.ToString(CultureInfo.InvariantCulture));
+        var path = layout.EnsembleReport($"sessions_{string.Join("_", tokens)}_{chosen.Name()}{suffix}");
         AtomicFile.WriteAllText(path, text);
         return new EnsembleOutcome(memberEvaluations, new EvaluationOutcome(ensemble, text, path, thresholds));
     }
@@ -238,7 +252,8 @@ public static class Ensemble
         }
         // The choice file names its aggregation, or "each member's own" when none was forced.
         var chosenAggregation = aggregation ?? (WindowAggregations.Names.Contains(fileAggregation) ? WindowAggregations.Parse(fileAggregation) : null);
-        return Run(layout, sessions, dataset, split, weights, chosenAggregation, bootstrap, applied, progress, cancel);
+        return Run(layout, sessions.Select(session => new EnsembleMember(session, weights)).ToArray(), dataset, split, weights,
+                   chosenAggregation, bootstrap, applied, progress, cancel);
     }
 
     /// <summary>
@@ -380,6 +395,19 @@ internal sealed record AppliedCombination(string Path, Func<Evaluation[], string
 
 /// <summary>An ensemble's result: each member's evaluation (in member order) and the ensemble's own.</summary>
 public sealed record EnsembleOutcome(Evaluation[] Members, EvaluationOutcome Ensemble);
+
+/// <summary>
+/// One member of an ensemble: a session and which of its weights, "SESSION[:WEIGHTS]" as `--init-from` takes it
+/// (<see cref="FineTuning.Parse"/>): "2" (best), "2:12" (epoch 12), "2:9-12" (epochs 9-12 averaged).
+/// </summary>
+public sealed record EnsembleMember(TrainingSession Session, WeightsChoice Weights)
+{
+    /// <summary>"2", or "2:12" for other weights than the best.</summary>
+    public string Label => Weights.IsBest ? Session.Number.ToString(CultureInfo.InvariantCulture) : $"{Session.Number}:{Weights}";
+
+    /// <summary>The member in a file name: "2", or "2w12".</summary>
+    public string FileToken => Weights.IsBest ? Session.Number.ToString(CultureInfo.InvariantCulture) : $"{Session.Number}w{Weights}";
+}
 
 /// <summary>A chosen ensemble: the selection, the members kept (candidate order) with their weights, and its evaluation.</summary>
 public sealed record ChosenEnsembleOutcome(EnsembleChoice Choice, TrainingSession[] Members, double[] Weights, EvaluationOutcome Ensemble);

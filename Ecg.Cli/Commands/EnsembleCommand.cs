@@ -11,7 +11,8 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
 {
     public sealed class Settings : DatasetSettings
     {
-        [CommandOption("--sessions <LIST>")] [Description("Comma-separated training session numbers (at least two).")]
+        [CommandOption("--sessions <LIST>")] [Description("Comma-separated training session numbers (at least two). For the plain mean a member may name its own weights, " +
+                                                          "SESSION:WEIGHTS, e.g. 2:12,2:24,2:36: one session's snapshots at the ends of its --cycles.")]
         public string Sessions { get; init; } = "";
         [CommandOption("--split <NAME>")] [Description(SharedOptions.SplitHelp)]
         public string? Split { get; init; }
@@ -48,6 +49,9 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
 
         public string[] SessionList => Sessions.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 
+        /// <summary>Whether a --sessions entry names its own weights (SESSION:WEIGHTS).</summary>
+        public bool MembersNameWeights => SessionList.Any(entry => entry.Contains(':'));
+
         public override ValidationResult Validate()
         {
             var result = base.Validate();
@@ -55,16 +59,25 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
             if ((Choose ? 1 : 0) + (Stack ? 1 : 0) + (ApplyChoice is null ? 0 : 1) > 1)
                 return ValidationResult.Error("--choose and --stack make a choice and --apply-choice applies one: give one of them.");
             if (SessionList.Length < 2) return ValidationResult.Error("--sessions needs at least two session numbers, e.g. --sessions 1,2,3.");
+            if (MembersNameWeights && (Choose || Stack || ApplyChoice is not null))
+                return ValidationResult.Error("--sessions SESSION:WEIGHTS members are for the plain mean; --choose, --stack and --apply-choice take session numbers.");
+            if (MembersNameWeights && Weights != "best")
+                return ValidationResult.Error("--weights with --sessions SESSION:WEIGHTS: give the weights in one place, per member or for all.");
             if (Rounds < 1) return ValidationResult.Error($"--rounds {Rounds}: give at least 1.");
             if (!(MinimumGain >= 0)) return ValidationResult.Error($"--min-gain {MinimumGain}: give 0 or more.");
             if ((Choose || Stack) && Split is not null && DataSplits.ParseForSession(Split, null) is { } part && part != DataSplit.Test)
                 return ValidationResult.Error($"--split {Split} with --{(Choose ? "choose" : "stack")}: the choice is made on validation and reported on test; leave --split out.");
-            return Check(() => { SharedOptions.CheckSplit(Split); SharedOptions.Aggregation(Aggregation); WeightsChoice.Parse(Weights); });
+            return Check(() =>
+            {
+                SharedOptions.CheckSplit(Split); SharedOptions.Aggregation(Aggregation); WeightsChoice.Parse(Weights);
+                foreach (var entry in SessionList) FineTuning.Parse(entry, "--sessions");
+            });
         }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
+        if (settings.MembersNameWeights) return ExecuteMembers(settings, cancellationToken);
         var members = settings.SessionList.Select(settings.OpenSession).ToArray();
         var dataset = settings.LoadDataset(members[0]);
         if (settings.Choose) return ExecuteChoice(settings, members, dataset, cancellationToken);
@@ -77,8 +90,26 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
                                        p => progress.Report(p.Done, p.Total, p.Step), cancellationToken)
                 : Ensemble.Run(settings.Layout, members, dataset, split, weights, aggregation, settings.Bootstrap,
                                p => progress.Report(p.Done, p.Total, p.Step), cancellationToken));
-        foreach (var (s, e) in members.Zip(outcome.Members))
-            AnsiConsole.WriteLine($"session {s.Number} ({s.Manifest.Config.Model}): macro AUC {e.MacroAuc:F4}");
+        return Print(outcome, members.Select(session => new EnsembleMember(session, WeightsChoice.Best)).ToArray());
+    }
+
+    private static int ExecuteMembers(Settings settings, CancellationToken cancellationToken)
+    {
+        var members = settings.SessionList.Select(entry => FineTuning.Parse(entry, "--sessions"))
+                                          .Select(m => new EnsembleMember(settings.OpenSession(m.Session), m.Weights)).ToArray();
+        var dataset = settings.LoadDataset(members[0].Session);
+        var split = SharedOptions.Split(settings.Split, members[0].Session.SplitScheme);
+        var outcome = ConsoleProgress.Run($"Ensemble of sessions {string.Join(", ", members.Select(m => m.Label))}", progress =>
+            Ensemble.Run(settings.Layout, members, dataset, split, SharedOptions.Aggregation(settings.Aggregation), settings.Bootstrap,
+                         p => progress.Report(p.Done, p.Total, p.Step), cancellationToken));
+        return Print(outcome, members);
+    }
+
+    /// <summary>Each member's macro AUC (by session, and its weights where it names them), then the ensemble's report.</summary>
+    private static int Print(EnsembleOutcome outcome, IReadOnlyList<EnsembleMember> members)
+    {
+        foreach (var (m, e) in members.Zip(outcome.Members))
+            AnsiConsole.WriteLine($"session {m.Label} ({m.Session.Manifest.Config.Model}): macro AUC {e.MacroAuc:F4}");
         AnsiConsole.Write(new Text(outcome.Ensemble.Text));
         AnsiConsole.WriteLine($"written: {outcome.Ensemble.ReportPath}");
         return ExitCodes.Success;

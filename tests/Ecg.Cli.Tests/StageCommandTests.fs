@@ -143,6 +143,27 @@ let tests =
             Expect.isTrue (File.Exists(Path.Combine(work, "artifacts", "ensembles", "sessions_1_2_validation_mean.txt"))) "its own file"
             let single = ecgIn work [ "ensemble"; "--sessions"; "1" ]
             Expect.equal single.ExitCode 2 "an ensemble needs two sessions"
+            // Members that name their own weights (SESSION:WEIGHTS): one session's epochs, as snapshots of restarted cycles.
+            let snapshots = ecgIn work [ "ensemble"; "--sessions"; "1:1,1:2"; "--split"; "validation"; "--bootstrap"; "0" ]
+            expectOk snapshots
+            Expect.stringContains snapshots.Output "Ensemble of sessions 1:1, 1:2 (mean of probabilities, each member's own weights)" "names each member's weights"
+            Expect.stringContains snapshots.Output "session 1:2 (cross-lead-cnn)" "each member's figure"
+            Expect.isTrue (File.Exists(Path.Combine(work, "artifacts", "ensembles", "sessions_1w1_1w2_validation.txt"))) "its own file"
+            // The mean of one member's probabilities with themselves is that member: its macro AUC, as evaluate gives it.
+            let twice = ecgIn work [ "ensemble"; "--sessions"; "1:2,1:2"; "--split"; "validation"; "--bootstrap"; "0" ]
+            let epoch2 = ecgIn work [ "evaluate"; "--session"; "1"; "--split"; "validation"; "--weights"; "2"; "--bootstrap"; "0" ]
+            expectOk twice
+            expectOk epoch2
+            Expect.isNonEmpty (macroOf epoch2.Output) "a macro AUC printed"
+            Expect.equal (macroOf twice.Output) (macroOf epoch2.Output) "epoch 2 with itself is epoch 2"
+            for arguments, code, says in
+                [ [ "--sessions"; "1:1,1:2"; "--choose" ], 2, "SESSION:WEIGHTS members are for the plain mean"
+                  [ "--sessions"; "1:1,1:2"; "--weights"; "2" ], 2, "give the weights in one place"
+                  [ "--sessions"; "1:final,1:2" ], 2, "--sessions weights 'final'"
+                  [ "--sessions"; "1:7,1:2"; "--split"; "validation" ], 1, "epoch_007.bin" ] do
+                let r = ecgIn work ("ensemble" :: arguments)
+                Expect.equal r.ExitCode code (sprintf "%A refused" arguments)
+                Expect.stringContains r.Output says (sprintf "%A: says why" arguments)
 
             // The original notebooks' split has no validation fold: NaN validation metrics must not break the session files.
             let original = ecgIn work [ "train"; "--epochs"; "1"; "--batch-size"; "64"; "--split"; "original"; "--seed"; "5" ]
