@@ -20,31 +20,32 @@ public static class Ensemble
     public static EnsembleOutcome Run(ArtifactLayout layout, IReadOnlyList<TrainingSession> members, ProcessedDataset dataset, DataSplit? split,
                                       WeightsChoice weights, WindowAggregation? aggregation, int bootstrap,
                                       Action<StageProgress>? progress = null, CancellationToken cancel = default) =>
-        Run(layout, members.Select(s => new EnsembleMember(s, weights)).ToArray(), dataset, split, weights, aggregation, bootstrap, null, progress, cancel);
+        Run(layout, EnsembleMember.All(members, weights), dataset, split, aggregation, bootstrap, progress, cancel);
 
     /// <summary>
-    /// The mean of members that each name their own weights, e.g. one session's snapshots at the ends of its restarted
-    /// cycles (`--sessions 2:12,2:24,2:36`); otherwise as <see cref="Run(ArtifactLayout, IReadOnlyList{TrainingSession}, ProcessedDataset, DataSplit?, WeightsChoice, WindowAggregation?, int, Action{StageProgress}?, CancellationToken)"/>.
-    /// Writes ensembles/sessions_&lt;a&gt;[w&lt;weights&gt;]_..._&lt;split&gt;[_&lt;aggregation&gt;].txt.
+    /// As above, with members that may each name their own weights, e.g. one session's snapshots at the ends of its
+    /// restarted cycles (`--sessions 2:12,2:24,2:36`). When the weights differ, the report and the file name list them
+    /// per member: ensembles/sessions_&lt;a&gt;[w&lt;weights&gt;]_..._&lt;split&gt;[_&lt;aggregation&gt;].txt.
     /// </summary>
     public static EnsembleOutcome Run(ArtifactLayout layout, IReadOnlyList<EnsembleMember> members, ProcessedDataset dataset, DataSplit? split,
                                       WindowAggregation? aggregation, int bootstrap,
                                       Action<StageProgress>? progress = null, CancellationToken cancel = default) =>
-        Run(layout, members, dataset, split, null, aggregation, bootstrap, null, progress, cancel);
+        Run(layout, members, dataset, split, aggregation, bootstrap, null, progress, cancel);
 
     /// <summary>
     /// The ensemble stage itself, with the members combined as a choice made earlier says (<paramref name="applied"/>, from
-    /// <see cref="ApplyChoice"/>; null: the plain mean). <paramref name="common"/>: the weights every member uses, or null
-    /// when each names its own (then the report and file name list them per member).
+    /// <see cref="ApplyChoice"/>; null: the plain mean).
     /// </summary>
     private static EnsembleOutcome Run(ArtifactLayout layout, IReadOnlyList<EnsembleMember> members, ProcessedDataset dataset, DataSplit? split,
-                                       WeightsChoice? common, WindowAggregation? aggregation, int bootstrap, AppliedCombination? applied,
+                                       WindowAggregation? aggregation, int bootstrap, AppliedCombination? applied,
                                        Action<StageProgress>? progress, CancellationToken cancel)
     {
         if (members.Count < 2) throw new UserError("An ensemble needs at least two sessions, e.g. --sessions 1,2,3.");
         var sessions = members.Select(m => m.Session).ToArray();
         RequireSameTaskAndLeads(sessions);
         var chosen = split ?? DataSplits.DefaultForReport(sessions[0].SplitScheme, dataset);
+        // The weights every member uses, or null when they differ (then each member is named with its own).
+        var common = members.All(m => m.Weights == members[0].Weights) ? members[0].Weights : null;
         string label(EnsembleMember m) => common is null ? m.Label : m.Session.Number.ToString(CultureInfo.InvariantCulture);
         var names = string.Join(", ", members.Select(label));
 
@@ -252,8 +253,7 @@ public static class Ensemble
         }
         // The choice file names its aggregation, or "each member's own" when none was forced.
         var chosenAggregation = aggregation ?? (WindowAggregations.Names.Contains(fileAggregation) ? WindowAggregations.Parse(fileAggregation) : null);
-        return Run(layout, sessions.Select(session => new EnsembleMember(session, weights)).ToArray(), dataset, split, weights,
-                   chosenAggregation, bootstrap, applied, progress, cancel);
+        return Run(layout, EnsembleMember.All(sessions, weights), dataset, split, chosenAggregation, bootstrap, applied, progress, cancel);
     }
 
     /// <summary>
@@ -407,6 +407,10 @@ public sealed record EnsembleMember(TrainingSession Session, WeightsChoice Weigh
 
     /// <summary>The member in a file name: "2", or "2w12".</summary>
     public string FileToken => Weights.IsBest ? Session.Number.ToString(CultureInfo.InvariantCulture) : $"{Session.Number}w{Weights}";
+
+    /// <summary>Every session with the same weights.</summary>
+    public static EnsembleMember[] All(IEnumerable<TrainingSession> sessions, WeightsChoice weights) =>
+        sessions.Select(session => new EnsembleMember(session, weights)).ToArray();
 }
 
 /// <summary>A chosen ensemble: the selection, the members kept (candidate order) with their weights, and its evaluation.</summary>

@@ -77,37 +77,22 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        if (settings.MembersNameWeights) return ExecuteMembers(settings, cancellationToken);
-        var members = settings.SessionList.Select(settings.OpenSession).ToArray();
-        var dataset = settings.LoadDataset(members[0]);
-        if (settings.Choose) return ExecuteChoice(settings, members, dataset, cancellationToken);
-        if (settings.Stack) return ExecuteStack(settings, members, dataset, cancellationToken);
-        var split = SharedOptions.Split(settings.Split, members[0].SplitScheme);
-        var (weights, aggregation) = (WeightsChoice.Parse(settings.Weights), SharedOptions.Aggregation(settings.Aggregation));
-        var outcome = ConsoleProgress.Run($"Ensemble of sessions {string.Join(", ", members.Select(s => s.Number))}", progress =>
-            settings.ApplyChoice is { } choice
-                ? Ensemble.ApplyChoice(settings.Layout, choice, members, dataset, split, weights, aggregation, settings.Bootstrap,
-                                       p => progress.Report(p.Done, p.Total, p.Step), cancellationToken)
-                : Ensemble.Run(settings.Layout, members, dataset, split, weights, aggregation, settings.Bootstrap,
-                               p => progress.Report(p.Done, p.Total, p.Step), cancellationToken));
-        return Print(outcome, members.Select(session => new EnsembleMember(session, WeightsChoice.Best)).ToArray());
-    }
-
-    private static int ExecuteMembers(Settings settings, CancellationToken cancellationToken)
-    {
+        // Each entry is SESSION or SESSION:WEIGHTS; a bare session takes --weights (Validate keeps the two apart).
+        var common = WeightsChoice.Parse(settings.Weights);
         var members = settings.SessionList.Select(entry => FineTuning.Parse(entry, "--sessions"))
-                                          .Select(m => new EnsembleMember(settings.OpenSession(m.Session), m.Weights)).ToArray();
-        var dataset = settings.LoadDataset(members[0].Session);
-        var split = SharedOptions.Split(settings.Split, members[0].Session.SplitScheme);
+            .Select(m => new EnsembleMember(settings.OpenSession(m.Session), settings.MembersNameWeights ? m.Weights : common)).ToArray();
+        var sessions = members.Select(m => m.Session).ToArray();
+        var dataset = settings.LoadDataset(sessions[0]);
+        if (settings.Choose) return ExecuteChoice(settings, sessions, dataset, cancellationToken);
+        if (settings.Stack) return ExecuteStack(settings, sessions, dataset, cancellationToken);
+        var split = SharedOptions.Split(settings.Split, sessions[0].SplitScheme);
+        var aggregation = SharedOptions.Aggregation(settings.Aggregation);
         var outcome = ConsoleProgress.Run($"Ensemble of sessions {string.Join(", ", members.Select(m => m.Label))}", progress =>
-            Ensemble.Run(settings.Layout, members, dataset, split, SharedOptions.Aggregation(settings.Aggregation), settings.Bootstrap,
-                         p => progress.Report(p.Done, p.Total, p.Step), cancellationToken));
-        return Print(outcome, members);
-    }
-
-    /// <summary>Each member's macro AUC (by session, and its weights where it names them), then the ensemble's report.</summary>
-    private static int Print(EnsembleOutcome outcome, IReadOnlyList<EnsembleMember> members)
-    {
+            settings.ApplyChoice is { } choice
+                ? Ensemble.ApplyChoice(settings.Layout, choice, sessions, dataset, split, common, aggregation, settings.Bootstrap,
+                                       p => progress.Report(p.Done, p.Total, p.Step), cancellationToken)
+                : Ensemble.Run(settings.Layout, members, dataset, split, aggregation, settings.Bootstrap,
+                               p => progress.Report(p.Done, p.Total, p.Step), cancellationToken));
         foreach (var (m, e) in members.Zip(outcome.Members))
             AnsiConsole.WriteLine($"session {m.Label} ({m.Session.Manifest.Config.Model}): macro AUC {e.MacroAuc:F4}");
         AnsiConsole.Write(new Text(outcome.Ensemble.Text));
