@@ -10,6 +10,9 @@ namespace Ecg.Model;
 /// </summary>
 public static class Ensemble
 {
+    /// <summary>What reports and choice files say where members use different weights or aggregations.</summary>
+    private const string EachMembersOwn = "each member's own";
+
     /// <summary>
     /// Evaluates the mean of the members' probabilities on <paramref name="split"/> (null: test when the first member's
     /// scheme has test records in the dataset, else validation), each member with <paramref name="weights"/> and windows
@@ -44,10 +47,8 @@ public static class Ensemble
         var sessions = members.Select(m => m.Session).ToArray();
         RequireSameTaskAndLeads(sessions);
         var chosen = split ?? DataSplits.DefaultForReport(sessions[0].SplitScheme, dataset);
-        // The weights every member uses, or null when they differ (then each member is named with its own).
-        var common = members.All(m => m.Weights == members[0].Weights) ? members[0].Weights : null;
-        string label(EnsembleMember m) => common is null ? m.Label : m.Session.Number.ToString(CultureInfo.InvariantCulture);
-        var names = string.Join(", ", members.Select(label));
+        var common = EnsembleMember.CommonWeights(members);
+        var names = string.Join(", ", members.Select(m => m.LabelAmong(common)));
 
         Evaluation[] evaluate(DataSplit part) => members.Select(m =>
             EvaluationStage.Evaluate(m.Session, dataset, part, m.Weights, aggregation ?? m.Session.Aggregation, progress, cancel)).ToArray();
@@ -60,8 +61,7 @@ public static class Ensemble
         if (sessions[0].SplitScheme.ValidationIndices(dataset).Length > 0)
         {
             var tuning = chosen == DataSplit.Validation ? ensemble : combine(evaluate(DataSplit.Validation), DataSplit.Validation);
-            var tuned = TuneThresholds(tuning, common ?? WeightsChoice.Best, aggregation, "this ensemble");
-            thresholds = common is null ? tuned with { Provenance = tuned.Provenance with { Weights = "each member's own" } } : tuned;
+            thresholds = TuneThresholds(tuning, common, aggregation, "this ensemble");
         }
 
         var windows = aggregation is { } a ? $", windows combined by {a.Name()}" : "";
@@ -71,8 +71,7 @@ public static class Ensemble
                    + EvaluationReport.Text($"Session {sessions[0].Number}, {ensemble.Split} split, {ensemble.EcgIds.Length} records", ensemble, bootstrap, thresholds);
         var suffix = (common is null || common.IsBest ? "" : $"_weights_{common}") + (aggregation is { } agg ? $"_{agg.Name()}" : "")
                      + (applied is null ? "" : "_applying_" + Path.GetFileNameWithoutExtension(applied.Path));
-        var tokens = members.Select(m => common is null ? m.FileToken : m.Session.Number.ToString(CultureInfo.InvariantCulture));
-        var path = layout.EnsembleReport($"sessions_{string.Join("_", tokens)}_{chosen.Name()}{suffix}");
+        var path = layout.EnsembleReport($"sessions_{string.Join("_", members.Select(m => m.FileTokenAmong(common)))}_{chosen.Name()}{suffix}");
         AtomicFile.WriteAllText(path, text);
         return new EnsembleOutcome(memberEvaluations, new EvaluationOutcome(ensemble, text, path, thresholds));
     }
@@ -96,33 +95,46 @@ public static class Ensemble
     }
 
     /// <summary>
-    /// Chooses an ensemble from <paramref name="candidates"/> on validation alone (<see cref="EnsembleSelection.Greedy"/>,
-    /// at most <paramref name="rounds"/> rounds), tunes its thresholds there too, then evaluates the chosen weighted mean
-    /// once on the test records (the validation records when the scheme has no test records in the dataset, said so in
-    /// the report). Writes ensembles/chosen_from_&lt;a&gt;_&lt;b&gt;_..._&lt;split&gt;[_weights_W][_&lt;aggregation&gt;].txt and a .json
-    /// beside it with the members, weights and every round.
+    /// Chooses an ensemble from <paramref name="candidates"/>, each with <paramref name="weights"/>: see the overload for
+    /// candidates that name their own weights.
     /// </summary>
     public static ChosenEnsembleOutcome Choose(ArtifactLayout layout, IReadOnlyList<TrainingSession> candidates, ProcessedDataset dataset,
                                                WeightsChoice weights, WindowAggregation? aggregation, int rounds, int bootstrap,
+                                               Action<StageProgress>? progress = null, CancellationToken cancel = default, double minimumGain = 0) =>
+        Choose(layout, EnsembleMember.All(candidates, weights), dataset, aggregation, rounds, bootstrap, progress, cancel, minimumGain);
+
+    /// <summary>
+    /// Chooses an ensemble from <paramref name="candidates"/> on validation alone (<see cref="EnsembleSelection.Greedy"/>,
+    /// at most <paramref name="rounds"/> rounds), tunes its thresholds there too, then evaluates the chosen weighted mean
+    /// once on the test records (the validation records when the scheme has no test records in the dataset, said so in
+    /// the report). A candidate may name its own weights, so one session's snapshots (`2:12,2:24,2:36`) compete with
+    /// other sessions on the validation fold. Writes ensembles/chosen_from_&lt;a&gt;_&lt;b&gt;_..._&lt;split&gt;[_weights_W][_&lt;aggregation&gt;].txt
+    /// (a candidate with weights of its own as &lt;a&gt;w&lt;weights&gt;) and a .json beside it with the members, weights and every round.
+    /// </summary>
+    public static ChosenEnsembleOutcome Choose(ArtifactLayout layout, IReadOnlyList<EnsembleMember> candidates, ProcessedDataset dataset,
+                                               WindowAggregation? aggregation, int rounds, int bootstrap,
                                                Action<StageProgress>? progress = null, CancellationToken cancel = default, double minimumGain = 0)
     {
         if (!(minimumGain >= 0)) throw new UserError($"--min-gain {minimumGain}: give 0 or more.");
         if (candidates.Count < 2) throw new UserError("Choosing an ensemble needs at least two candidate sessions, e.g. --sessions 1,2,3.");
         if (rounds < 1) throw new UserError($"--rounds {rounds}: give at least 1.");
-        RequireSameTaskAndLeads(candidates);
-        var scheme = RequireValidationRecords(candidates[0], dataset, "to choose an ensemble on");
-        var names = string.Join(", ", candidates.Select(s => s.Number));
-        Evaluation evaluate(TrainingSession s, DataSplit part) =>
-            EvaluationStage.Evaluate(s, dataset, part, weights, aggregation ?? s.Aggregation, progress, cancel);
+        var sessions = candidates.Select(m => m.Session).ToArray();
+        RequireSameTaskAndLeads(sessions);
+        var scheme = RequireValidationRecords(sessions[0], dataset, "to choose an ensemble on");
+        var common = EnsembleMember.CommonWeights(candidates);
+        string label(int c) => candidates[c].LabelAmong(common);
+        var names = string.Join(", ", candidates.Select(m => m.LabelAmong(common)));
+        Evaluation evaluate(EnsembleMember m, DataSplit part) =>
+            EvaluationStage.Evaluate(m.Session, dataset, part, m.Weights, aggregation ?? m.Session.Aggregation, progress, cancel);
 
-        var validation = candidates.Select(s => evaluate(s, DataSplit.Validation)).ToArray();
+        var validation = candidates.Select(m => evaluate(m, DataSplit.Validation)).ToArray();
         RequireSameRecords(validation, names, DataSplit.Validation);
         var choice = EnsembleSelection.Greedy(validation, rounds, minimumGain);
         var chosen = Enumerable.Range(0, candidates.Count).Where(c => choice.Counts[c] > 0).ToArray();
         var chosenWeights = chosen.Select(c => choice.Weights[c]).ToArray();
-        var chosenNames = string.Join(", ", chosen.Select(c => candidates[c].Number));
+        var chosenNames = string.Join(", ", chosen.Select(label));
         var validationEnsemble = Mean(chosen.Select(c => validation[c]).ToArray(), chosenNames, DataSplit.Validation, chosenWeights);
-        var thresholds = TuneThresholds(validationEnsemble, weights, aggregation, "this chosen ensemble");
+        var thresholds = TuneThresholds(validationEnsemble, common, aggregation, "this chosen ensemble");
 
         var report = scheme.TestIndices(dataset).Length > 0 ? DataSplit.Test : DataSplit.Validation;
         var reported = report == DataSplit.Validation ? validationEnsemble
@@ -136,26 +148,27 @@ public static class Ensemble
             (minimumGain > 0 ? string.Create(CultureInfo.InvariantCulture, $", a later round kept only for a gain of at least {minimumGain:G4}") : "") +
             $"; kept: round {choice.KeptRound}, validation macro AUC {choice.ValidationMacroAuc:F4}.",
             "Members and weights (weighted mean of probabilities" + (aggregation is { } a ? $", windows combined by {a.Name()}" : "") +
-            (weights.IsBest ? "" : $", weights {weights}") + "):",
+            (common is null ? ", each member's own weights" : common.IsBest ? "" : $", weights {common}") + "):",
         };
-        lines.AddRange(chosen.Select(c => $"  session {candidates[c].Number} ({candidates[c].Manifest.Config.Model}): weight {choice.Weights[c]:F4} " +
+        lines.AddRange(chosen.Select(c => $"  session {label(c)} ({sessions[c].Manifest.Config.Model}): weight {choice.Weights[c]:F4} " +
                                           $"({choice.Counts[c]} of {choice.KeptRound}), alone on validation {validation[c].MacroAuc:F4}"));
         lines.Add("Rounds (candidate added, validation macro AUC after it): " +
-                  string.Join("; ", choice.Rounds.Select(r => $"{r.Round}: {candidates[r.Added].Number} {r.ValidationMacroAuc:F4}")));
+                  string.Join("; ", choice.Rounds.Select(r => $"{r.Round}: {label(r.Added)} {r.ValidationMacroAuc:F4}")));
         if (report == DataSplit.Validation)
             lines.Add("The scheme has no test records in this dataset: the figures below are on the validation records the choice was made on.");
         var text = string.Join("\n", lines) + "\n"
                    + EvaluationReport.Text($"Chosen ensemble, {reported.Split} split, {reported.EcgIds.Length} records", reported, bootstrap, thresholds);
 
-        var suffix = (weights.IsBest ? "" : $"_weights_{weights}") + (aggregation is { } agg ? $"_{agg.Name()}" : "")
+        var suffix = (common is null || common.IsBest ? "" : $"_weights_{common}") + (aggregation is { } agg ? $"_{agg.Name()}" : "")
                      + (minimumGain > 0 ? string.Create(CultureInfo.InvariantCulture, $"_min_gain_{minimumGain:G4}") : "");
-        var name = $"chosen_from_{string.Join("_", candidates.Select(s => s.Number))}_{report.Name()}{suffix}";
+        var name = $"chosen_from_{string.Join("_", candidates.Select(m => m.FileTokenAmong(common)))}_{report.Name()}{suffix}";
         var path = layout.EnsembleReport(name);
         var record = new ChosenEnsembleFile(
-            candidates.Select(s => s.Number).ToArray(), chosen.Select(c => candidates[c].Number).ToArray(), chosenWeights,
-            choice.KeptRound, rounds, choice.ValidationMacroAuc, choice.Rounds.Select(r => candidates[r.Added].Number).ToArray(),
-            choice.Rounds.Select(r => r.ValidationMacroAuc).ToArray(), weights.ToString(), aggregation?.Name() ?? "each member's own",
-            report.Name(), reported.MacroAuc, minimumGain);
+            sessions.Select(s => s.Number).ToArray(), chosen.Select(c => sessions[c].Number).ToArray(), chosenWeights,
+            choice.KeptRound, rounds, choice.ValidationMacroAuc, choice.Rounds.Select(r => sessions[r.Added].Number).ToArray(),
+            choice.Rounds.Select(r => r.ValidationMacroAuc).ToArray(), common?.ToString() ?? EachMembersOwn, aggregation?.Name() ?? EachMembersOwn,
+            report.Name(), reported.MacroAuc, minimumGain,
+            common is null ? chosen.Select(c => candidates[c].Weights.ToString()).ToArray() : null);
         AtomicFile.WriteAllText(layout.EnsembleChoice(name), System.Text.Json.JsonSerializer.Serialize(record, JsonDefaults.Options));
         AtomicFile.WriteAllText(path, text);
         return new ChosenEnsembleOutcome(choice, chosen.Select(c => candidates[c]).ToArray(), chosenWeights,
@@ -215,7 +228,7 @@ public static class Ensemble
         var name = $"stacked_{string.Join("_", members.Select(s => s.Number))}_{report.Name()}{suffix}";
         var path = layout.EnsembleReport(name);
         var record = new StackedEnsembleFile(members.Select(s => s.Number).ToArray(), first.ClassNames, stack.Coefficients, stack.Intercepts, c,
-                                             weights.ToString(), aggregation?.Name() ?? "each member's own", stackedValidation.MacroAuc,
+                                             weights.ToString(), aggregation?.Name() ?? EachMembersOwn, stackedValidation.MacroAuc,
                                              report.Name(), reported.MacroAuc);
         AtomicFile.WriteAllText(layout.EnsembleChoice(name), System.Text.Json.JsonSerializer.Serialize(record, JsonDefaults.Options));
         AtomicFile.WriteAllText(path, text);
@@ -238,7 +251,7 @@ public static class Ensemble
         // "ensembles/chosen_from_....json" as --choose names it: relative to the working folder, else to the artifacts root.
         if (!File.Exists(choicePath) && !Path.IsPathRooted(choicePath) && File.Exists(Path.Combine(layout.Root, choicePath)))
             choicePath = Path.Combine(layout.Root, choicePath);
-        var (members, fileAggregation, applied) = ReadChoice(choicePath, sessions);
+        var (members, memberWeights, fileAggregation, applied) = ReadChoice(choicePath, sessions);
         if (sessions.Count != members.Length)
             throw new UserError($"'{choicePath}' chose {members.Length} member(s) (sessions {string.Join(",", members)}); " +
                                 $"--sessions gave {sessions.Count}: give one session per member, in that order.");
@@ -253,14 +266,19 @@ public static class Ensemble
         }
         // The choice file names its aggregation, or "each member's own" when none was forced.
         var chosenAggregation = aggregation ?? (WindowAggregations.Names.Contains(fileAggregation) ? WindowAggregations.Parse(fileAggregation) : null);
-        return Run(layout, EnsembleMember.All(sessions, weights), dataset, split, chosenAggregation, bootstrap, applied, progress, cancel);
+        // A choice among snapshots names each member's weights: the sessions standing in take the same ones.
+        if (memberWeights is not null && !weights.IsBest)
+            throw new UserError($"'{choicePath}' names each member's weights ({string.Join(", ", memberWeights.Select(w => w.ToString()))}): leave --weights out.");
+        var applying = memberWeights is null ? EnsembleMember.All(sessions, weights)
+            : sessions.Select((s, i) => new EnsembleMember(s, memberWeights[i])).ToArray();
+        return Run(layout, applying, dataset, split, chosenAggregation, bootstrap, applied, progress, cancel);
     }
 
     /// <summary>
     /// A choice file read back, every field it is used for checked: its members, its aggregation and how it combines them
     /// (a stack file holds coefficients, a chosen ensemble's weights).
     /// </summary>
-    private static (int[] Members, string Aggregation, AppliedCombination Applied) ReadChoice(string path, IReadOnlyList<TrainingSession> sessions)
+    private static (int[] Members, WeightsChoice[]? MemberWeights, string Aggregation, AppliedCombination Applied) ReadChoice(string path, IReadOnlyList<TrainingSession> sessions)
     {
         if (!File.Exists(path)) throw new UserError($"Ensemble choice '{path}' not found (`ecg ensemble --choose` or `--stack` writes ensembles/....json).");
         var text = File.ReadAllText(path);
@@ -271,7 +289,12 @@ public static class Ensemble
             isStack = json.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object && json.RootElement.TryGetProperty("coefficients", out _);
         }
         catch (System.Text.Json.JsonException e) { throw new UserError($"Ensemble choice '{path}' is not a choice file: {e.Message}"); }
-        return isStack ? ReadStack(path, text, sessions) : ReadWeights(path, text);
+        if (isStack)
+        {
+            var (members, aggregation, applied) = ReadStack(path, text, sessions);
+            return (members, null, aggregation, applied);
+        }
+        return ReadWeights(path, text);
     }
 
     private static T Deserialize<T>(string path, string text) where T : class
@@ -280,7 +303,7 @@ public static class Ensemble
         catch (System.Text.Json.JsonException e) { throw new UserError($"Ensemble choice '{path}' is not a choice file: {e.Message}"); }
     }
 
-    private static (int[], string, AppliedCombination) ReadWeights(string path, string text)
+    private static (int[], WeightsChoice[]?, string, AppliedCombination) ReadWeights(string path, string text)
     {
         var file = Deserialize<ChosenEnsembleFile>(path, text);
         if (file.Members is null || file.Members.Length == 0)
@@ -290,11 +313,25 @@ public static class Ensemble
         if (file.Weights.Any(w => !(w > 0 && w <= 1)) || Math.Abs(file.Weights.Sum() - 1) > 1e-6)
             throw new UserError($"Ensemble choice '{path}': field 'weights' [{string.Join(", ", file.Weights.Select(w => w.ToString("G6", CultureInfo.InvariantCulture)))}] " +
                                 "must be positive and sum to 1.");
+        WeightsChoice[]? memberWeights = null;
+        if (file.MemberWeights is { } named)
+        {
+            if (named.Length != file.Members.Length)
+                throw new UserError($"Ensemble choice '{path}': field 'member_weights' must name one member's weights per member ({file.Members.Length}).");
+            memberWeights = named.Select((w, i) =>
+            {
+                try { return WeightsChoice.Parse(w ?? "", "value"); }
+                catch (UserError e) { throw new UserError($"Ensemble choice '{path}': field 'member_weights', member {i + 1} (session {file.Members[i]}): {e.Message}"); }
+            }).ToArray();
+        }
+        // "6", or "6:12" where the member names its weights.
+        string label(int session, int i) => memberWeights is null || memberWeights[i].IsBest
+            ? session.ToString(CultureInfo.InvariantCulture) : $"{session}:{memberWeights[i]}";
         var applied = new AppliedCombination(path,
             (evaluations, names, part) => Mean(evaluations, names, part, file.Weights),
             sessions => "weighted mean of probabilities, " + string.Join(", ", sessions.Select((s, i) => string.Create(CultureInfo.InvariantCulture,
-                            $"session {s.Number} {file.Weights[i]:F4} (as member {file.Members[i]})"))) + $", weights chosen by {path}");
-        return (file.Members, file.Aggregation ?? "", applied);
+                            $"session {label(s.Number, i)} {file.Weights[i]:F4} (as member {label(file.Members[i], i)})"))) + $", weights chosen by {path}");
+        return (file.Members, memberWeights, file.Aggregation ?? "", applied);
     }
 
     private static (int[], string, AppliedCombination) ReadStack(string path, string text, IReadOnlyList<TrainingSession> sessions)
@@ -350,15 +387,20 @@ public static class Ensemble
     }
 
     /// <summary>
-    /// F1 thresholds tuned on an ensemble's validation probabilities; the provenance names the members' weights and
-    /// aggregation ("each member's own" when none is forced) and what they were tuned for.
+    /// F1 thresholds tuned on an ensemble's validation probabilities; the provenance names the members' weights (null:
+    /// they differ) and aggregation ("each member's own" when none is forced) and what they were tuned for.
     /// </summary>
-    private static DecisionThresholds TuneThresholds(Evaluation validation, WeightsChoice weights, WindowAggregation? aggregation, string tunedFor)
+    private static DecisionThresholds TuneThresholds(Evaluation validation, WeightsChoice? weights, WindowAggregation? aggregation, string tunedFor)
     {
-        var tuned = DecisionThresholds.Tune(validation, weights, aggregation ?? WindowAggregation.Max);
+        var tuned = DecisionThresholds.Tune(validation, weights ?? WeightsChoice.Best, aggregation ?? WindowAggregation.Max);
         return tuned with
         {
-            Provenance = tuned.Provenance with { TunedFor = tunedFor, Aggregation = aggregation is null ? "each member's own" : tuned.Provenance.Aggregation },
+            Provenance = tuned.Provenance with
+            {
+                TunedFor = tunedFor,
+                Weights = weights is null ? EachMembersOwn : tuned.Provenance.Weights,
+                Aggregation = aggregation is null ? EachMembersOwn : tuned.Provenance.Aggregation,
+            },
         };
     }
 
@@ -411,16 +453,29 @@ public sealed record EnsembleMember(TrainingSession Session, WeightsChoice Weigh
     /// <summary>Every session with the same weights.</summary>
     public static EnsembleMember[] All(IEnumerable<TrainingSession> sessions, WeightsChoice weights) =>
         sessions.Select(session => new EnsembleMember(session, weights)).ToArray();
+
+    /// <summary>The weights every member uses, or null when they differ (then each member is named with its own).</summary>
+    public static WeightsChoice? CommonWeights(IReadOnlyList<EnsembleMember> members) =>
+        members.All(m => m.Weights == members[0].Weights) ? members[0].Weights : null;
+
+    /// <summary>The member among others using <paramref name="common"/> weights: its session number alone, else <see cref="Label"/>.</summary>
+    public string LabelAmong(WeightsChoice? common) => common is null ? Label : Session.Number.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>As <see cref="LabelAmong"/>, in a file name.</summary>
+    public string FileTokenAmong(WeightsChoice? common) => common is null ? FileToken : Session.Number.ToString(CultureInfo.InvariantCulture);
 }
 
 /// <summary>A chosen ensemble: the selection, the members kept (candidate order) with their weights, and its evaluation.</summary>
-public sealed record ChosenEnsembleOutcome(EnsembleChoice Choice, TrainingSession[] Members, double[] Weights, EvaluationOutcome Ensemble);
+public sealed record ChosenEnsembleOutcome(EnsembleChoice Choice, EnsembleMember[] Members, double[] Weights, EvaluationOutcome Ensemble);
 
-/// <summary>ensembles/chosen_from_....json: what was chosen, from what, how, and the one reported figure.</summary>
+/// <summary>
+/// ensembles/chosen_from_....json: what was chosen, from what, how, and the one reported figure. Where the candidates
+/// named their own weights, <see cref="MemberWeights"/> holds each member's (SessionWeights then says "each member's own").
+/// </summary>
 public sealed record ChosenEnsembleFile(
     int[] Candidates, int[] Members, double[] Weights, int KeptRound, int Rounds, double ValidationMacroAuc,
     int[] AddedPerRound, double[] ValidationMacroAucPerRound, string SessionWeights, string Aggregation,
-    string ReportedSplit, double ReportedMacroAuc, double MinimumGain = 0);
+    string ReportedSplit, double ReportedMacroAuc, double MinimumGain = 0, string[]? MemberWeights = null);
 
 /// <summary>ensembles/stacked_....json: the members, the fitted stack (per class: coefficients on the members' logits, intercept) and the one reported figure.</summary>
 public sealed record StackedEnsembleFile(

@@ -12,7 +12,7 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
     public sealed class Settings : DatasetSettings
     {
         [CommandOption("--sessions <LIST>")] [Description("Comma-separated training session numbers (at least two). For the plain mean a member may name its own weights, " +
-                                                          "SESSION:WEIGHTS, e.g. 2:12,2:24,2:36: one session's snapshots at the ends of its --cycles.")]
+                                                          "SESSION:WEIGHTS, e.g. 2:12,2:24,2:36: one session's snapshots at the ends of its --cycles; with --choose such snapshots are candidates.")]
         public string Sessions { get; init; } = "";
         [CommandOption("--split <NAME>")] [Description(SharedOptions.SplitHelp)]
         public string? Split { get; init; }
@@ -59,8 +59,9 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
             if ((Choose ? 1 : 0) + (Stack ? 1 : 0) + (ApplyChoice is null ? 0 : 1) > 1)
                 return ValidationResult.Error("--choose and --stack make a choice and --apply-choice applies one: give one of them.");
             if (SessionList.Length < 2) return ValidationResult.Error("--sessions needs at least two session numbers, e.g. --sessions 1,2,3.");
-            if (MembersNameWeights && (Choose || Stack || ApplyChoice is not null))
-                return ValidationResult.Error("--sessions SESSION:WEIGHTS members are for the plain mean; --choose, --stack and --apply-choice take session numbers.");
+            if (MembersNameWeights && (Stack || ApplyChoice is not null))
+                return ValidationResult.Error("--sessions SESSION:WEIGHTS members are for the plain mean and --choose; --stack and --apply-choice take session numbers " +
+                                              "(a choice among snapshots carries each member's weights in its file).");
             if (MembersNameWeights && Weights != "best")
                 return ValidationResult.Error("--weights with --sessions SESSION:WEIGHTS: give the weights in one place, per member or for all.");
             if (Rounds < 1) return ValidationResult.Error($"--rounds {Rounds}: give at least 1.");
@@ -83,7 +84,7 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
             .Select(m => new EnsembleMember(settings.OpenSession(m.Session), settings.MembersNameWeights ? m.Weights : common)).ToArray();
         var sessions = members.Select(m => m.Session).ToArray();
         var dataset = settings.LoadDataset(sessions[0]);
-        if (settings.Choose) return ExecuteChoice(settings, sessions, dataset, cancellationToken);
+        if (settings.Choose) return ExecuteChoice(settings, members, dataset, cancellationToken);
         if (settings.Stack) return ExecuteStack(settings, sessions, dataset, cancellationToken);
         var split = SharedOptions.Split(settings.Split, sessions[0].SplitScheme);
         var aggregation = SharedOptions.Aggregation(settings.Aggregation);
@@ -100,12 +101,12 @@ public sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         return ExitCodes.Success;
     }
 
-    private static int ExecuteChoice(Settings settings, TrainingSession[] candidates, ProcessedDataset dataset, CancellationToken cancellationToken)
+    private static int ExecuteChoice(Settings settings, EnsembleMember[] candidates, ProcessedDataset dataset, CancellationToken cancellationToken)
     {
         // --split may only name the session's scheme or test here (checked in Validate); this checks the scheme.
-        SharedOptions.Split(settings.Split, candidates[0].SplitScheme);
-        var outcome = ConsoleProgress.Run($"Choosing an ensemble from sessions {string.Join(", ", candidates.Select(s => s.Number))}", progress =>
-            Ensemble.Choose(settings.Layout, candidates, dataset, WeightsChoice.Parse(settings.Weights), SharedOptions.Aggregation(settings.Aggregation),
+        SharedOptions.Split(settings.Split, candidates[0].Session.SplitScheme);
+        var outcome = ConsoleProgress.Run($"Choosing an ensemble from sessions {string.Join(", ", candidates.Select(m => m.Label))}", progress =>
+            Ensemble.Choose(settings.Layout, candidates, dataset, SharedOptions.Aggregation(settings.Aggregation),
                             settings.Rounds, settings.Bootstrap, p => progress.Report(p.Done, p.Total, p.Step), cancellationToken, settings.MinimumGain));
         AnsiConsole.Write(new Text(outcome.Ensemble.Text));
         AnsiConsole.WriteLine($"written: {outcome.Ensemble.ReportPath}");

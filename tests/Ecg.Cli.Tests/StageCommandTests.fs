@@ -157,7 +157,7 @@ let tests =
             Expect.isNonEmpty (macroOf epoch2.Output) "a macro AUC printed"
             Expect.equal (macroOf twice.Output) (macroOf epoch2.Output) "epoch 2 with itself is epoch 2"
             for arguments, code, says in
-                [ [ "--sessions"; "1:1,1:2"; "--choose" ], 2, "SESSION:WEIGHTS members are for the plain mean"
+                [ [ "--sessions"; "1:1,1:2"; "--stack" ], 2, "SESSION:WEIGHTS members are for the plain mean and --choose"
                   [ "--sessions"; "1:1,1:2"; "--weights"; "2" ], 2, "give the weights in one place"
                   [ "--sessions"; "1:final,1:2" ], 2, "--sessions weights 'final'"
                   [ "--sessions"; "1:7,1:2"; "--split"; "validation" ], 1, "epoch_007.bin" ] do
@@ -313,6 +313,17 @@ let tests =
             expectOk sparing
             Expect.stringContains sparing.Output "kept: round 1," "no round gains a whole unit of AUC: round 1 is kept"
             Expect.isTrue (File.Exists(Path.Combine(work, "artifacts", "ensembles", "chosen_from_1_2_test_min_gain_1.json"))) "saved under its own name"
+            // Candidates that name their own weights (snapshots) compete like sessions; the file keeps each member's weights.
+            let snapshots = ecgIn work [ "ensemble"; "--sessions"; "1:1,2"; "--choose"; "--rounds"; "4"; "--bootstrap"; "0" ]
+            expectOk snapshots
+            Expect.stringContains snapshots.Output "Ensemble chosen from sessions 1:1, 2 on the validation split (fold 8" "each candidate named with its weights"
+            Expect.stringContains snapshots.Output "each member's own weights" "says the weights differ"
+            use snapshotJson = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(work, "artifacts", "ensembles", "chosen_from_1w1_2_test.json")))
+            let root = snapshotJson.RootElement
+            Expect.equal (root.GetProperty("session_weights").GetString()) "each member's own" "no common weights"
+            let kept = [ for m in root.GetProperty("members").EnumerateArray() -> m.GetInt32() ]
+            let keptWeights = [ for w in root.GetProperty("member_weights").EnumerateArray() -> w.GetString() ]
+            Expect.equal keptWeights [ for m in kept -> if m = 1 then "1" else "best" ] "each kept member with the weights it was a candidate with"
             let onValidation = ecgIn work [ "ensemble"; "--sessions"; "1,2"; "--choose"; "--split"; "validation" ]
             Expect.equal onValidation.ExitCode 2 "no reporting on the split the choice was made on"
 
@@ -388,6 +399,17 @@ let tests =
             refused [ "--sessions"; "6,7"; "--apply-choice"; choiceFile "bad_weights.json" """{"members": [1, 2], "weights": [0.5, 0.6]}""" ]
                 "field 'weights'" "weights that do not sum to 1"
             refused [ "--sessions"; "6,7"; "--apply-choice"; Path.Combine(ensembles, "missing.json") ] "not found" "a missing file"
+            // A choice among snapshots applies each member's weights to the session standing in for it.
+            let withSnapshots = choiceFile "chosen_snapshots.json" """{"members": [1, 2], "weights": [0.5, 0.5], "member_weights": ["1", "best"]}"""
+            let appliedSnapshots = ecgIn work [ "ensemble"; "--sessions"; "6,7"; "--apply-choice"; withSnapshots; "--bootstrap"; "0" ]
+            expectOk appliedSnapshots
+            Expect.stringContains appliedSnapshots.Output "session 6:1 0.5000 (as member 1:1), session 7 0.5000 (as member 2)" "the member's weights, on the session for it"
+            Expect.isTrue (File.Exists(Path.Combine(ensembles, "sessions_6w1_7_test_applying_chosen_snapshots.txt"))) "named with each member's weights"
+            refused [ "--sessions"; "6,7"; "--apply-choice"; withSnapshots; "--weights"; "1" ] "leave --weights out" "the weights come from the file"
+            refused [ "--sessions"; "6,7"; "--apply-choice"; choiceFile "bad_member_weights.json" """{"members": [1, 2], "weights": [0.5, 0.5], "member_weights": ["1"]}""" ]
+                "field 'member_weights'" "one member's weights per member"
+            refused [ "--sessions"; "6,7"; "--apply-choice"; choiceFile "bad_member_epoch.json" """{"members": [1, 2], "weights": [0.5, 0.5], "member_weights": ["final", "best"]}""" ]
+                "member 1 (session 1)" "weights that are not weights, naming the member"
             let both = ecgIn work [ "ensemble"; "--sessions"; "6,7"; "--apply-choice"; twoMembers; "--choose" ]
             Expect.equal both.ExitCode 2 "a choice is made or applied, not both"
 
