@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using Ecg.Model.Architectures;
 using static TorchSharp.torch;
 
 namespace Ecg.Model;
@@ -18,7 +19,8 @@ public static class TrainingPrecision
 /// everything that must stay exact across steps: the master weights the optimizer updates, BatchNorm's running
 /// statistics, checkpoints and evaluation. Each step (<see cref="Backward"/>) pulls the master's weights, statistics,
 /// trainability and modes into the shadow, runs it, computes the loss in float32 from its logits, and pushes the
-/// shadow's gradients and updated statistics back in float32. On CPUs with AVX512-BF16 the convolutions run 1.6-3x faster.
+/// shadow's gradients and updated statistics back in float32. On CPUs with AMX-BF16 the convolutions run 1.6-3x faster;
+/// with AVX512-BF16 alone only inception1d gains (<see cref="SlowOnThisCpu"/>).
 /// </summary>
 public sealed class MixedPrecision : IDisposable
 {
@@ -41,19 +43,29 @@ public sealed class MixedPrecision : IDisposable
     }
 
     /// <summary>
-    /// Why bfloat16 would be slow on this machine, or null. Without AVX512-BF16 or AMX-BF16 (the flags avx512_bf16,
-    /// amx_bf16 in /proc/cpuinfo) libtorch emulates bfloat16 convolutions. How slow depends on what it emulates with:
-    /// resnet1d-wang trained at 9 samples/s on an AVX2-only 2-core EPYC (xresnet1d18 in float32: 630), and at 158
-    /// against float32's 224 on a 2-core Xeon with AVX-512 but no BF16 (`ecg bench --precisions float32,bfloat16`).
-    /// Null on CUDA and where the flags cannot be read.
+    /// Why bfloat16 would not pay for <paramref name="model"/> on this machine, or null. Without AVX512-BF16 or
+    /// AMX-BF16 (the flags avx512_bf16, amx_bf16 in /proc/cpuinfo) libtorch emulates bfloat16 convolutions. How slow
+    /// depends on what it emulates with: resnet1d-wang trained at 9 samples/s on an AVX2-only 2-core EPYC (xresnet1d18
+    /// in float32: 630), and at 158 against float32's 224 on a 2-core Xeon with AVX-512 but no BF16. With AVX512-BF16
+    /// but no AMX, a 2-core Xeon trained inception1d at 1.39x float32's speed but resnet1d-wang at 0.87x and
+    /// xresnet1d101 at 0.98x: the ResNets' gains (1.6-3x) need AMX's tile units, so every model but inception1d is
+    /// told so. All figures from `ecg bench --stages train --precisions float32,bfloat16`. Null on CUDA and where the
+    /// flags cannot be read.
     /// </summary>
-    public static string? SlowOnThisCpu(Device device, string cpuinfoPath = "/proc/cpuinfo")
+    public static string? SlowOnThisCpu(Device device, string model, string cpuinfoPath = "/proc/cpuinfo")
     {
         if (device.type != DeviceType.CPU || !File.Exists(cpuinfoPath)) return null;
         string? flags;
         try { flags = File.ReadLines(cpuinfoPath).FirstOrDefault(line => line.StartsWith("flags", StringComparison.Ordinal)); }
         catch (IOException) { return null; }
-        if (flags is null || HasBfloat16Instructions(flags)) return null;
+        if (flags is null || Flags(flags).Contains("amx_bf16")) return null;
+        if (HasBfloat16Instructions(flags))
+        {
+            if (model == Architecture.Inception1d.Name) return null;
+            return "--precision bfloat16 with " + model + " on a CPU with AVX512-BF16 but no AMX (" + cpuinfoPath + " lists avx512_bf16, not amx_bf16): " +
+                   "on such a 2-core Xeon bfloat16 trained resnet1d-wang at 0.87x and xresnet1d101 at 0.98x float32's speed (inception1d: 1.39x); " +
+                   "the ResNets' 1.6-3x needs AMX. Compare here with `ecg bench --stages train --models " + model + " --precisions float32,bfloat16`.";
+        }
         var emulation = HasAvx512(flags)
             ? "slower than float32 (AVX-512 without BF16: resnet1d-wang at 0.7x float32's speed)"
             : "many times slower than float32 (AVX2 only: resnet1d-wang at 9 samples/s)";

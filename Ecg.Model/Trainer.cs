@@ -116,7 +116,7 @@ public static class Trainer
                 ?? throw new InvalidDataException($"'{session.ConfigPath}' freezes the backbone but records no initialized_from weights."));
         model.to(device);
         using var mixed = MixedPrecision.For(config, dataset.Leads, classes, model, device);
-        if (mixed is not null && MixedPrecision.SlowOnThisCpu(device) is { } slow) options.Warning?.Invoke(slow);
+        if (mixed is not null && MixedPrecision.SlowOnThisCpu(device, config.Model) is { } slow) options.Warning?.Invoke(slow);
         using var optimizer = CreateOptimizer(config, model);
         if (state.LastCompletedEpoch > 0) LoadCheckpoint(session, state, model, optimizer, freshOptimizer, options);
 

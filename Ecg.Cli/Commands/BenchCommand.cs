@@ -101,12 +101,15 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
                 Line(held.Signals.FilePath is null ? "dataset held in memory" : "dataset mapped from disk",
                      $"{held.RecordCount:N0} records, {held.Signals.Length * 4 / 1048576.0:F0} MiB of signals");
             }
-            // The same warning training gives: the figures below are libtorch's emulation, not bfloat16 hardware.
-            if (precisions.Contains(TrainingPrecision.BFloat16) && MixedPrecision.SlowOnThisCpu(Devices.Resolve("cpu")) is { } slow)
-                Line("bfloat16", slow);
+            var warned = new HashSet<string>();
             foreach (var model in models)
+            {
+                // The same warning training gives (once per wording): the figures below may be libtorch's emulation, or hardware that helps only some models.
+                if (precisions.Contains(TrainingPrecision.BFloat16) && MixedPrecision.SlowOnThisCpu(Devices.Resolve("cpu"), model) is { } slow && warned.Add(slow))
+                    Line("bfloat16", slow);
                 TrainingBenchmark.Run(batches, lengths, settings.Steps, settings.Threads, model: model, phases: phases, precisions: precisions, onFigure: f =>
                     Line($"{f.Phase} {f.Model} {f.Precision}, batch {f.BatchSize}, {f.Length} samples", $"{f.SamplesPerSecond:F1} samples/s, peak RSS {f.PeakResidentMegabytes:F0} MiB"));
+            }
             GC.KeepAlive(held);
         }
 

@@ -19,7 +19,7 @@ let private relativeError (a: Tensor) (b: Tensor) =
 [<Tests>]
 let tests =
     testSequenced <| testList "MixedPrecision" [
-        test "bfloat16 on a CPU without AVX512-BF16 or AMX-BF16 is warned about, naming the flags file" {
+        test "bfloat16 on a CPU without AVX512-BF16 or AMX-BF16 is warned about, naming the flags file; without AMX the ResNets are told" {
             // Flags lines as /proc/cpuinfo prints them: an AVX2-only EPYC, one with AVX-512 but no BF16, and two with it.
             let avx2 = "flags\t\t: fpu vme sse sse2 avx avx2 fma f16c"
             let avx512 = avx2 + " avx512f avx512dq avx512bw avx512vl avx512_vnni"
@@ -34,17 +34,31 @@ let tests =
                 let path = IO.Path.Combine(folder, name)
                 IO.File.WriteAllText(path, "processor\t: 0\nmodel name\t: AMD EPYC\n" + flags + "\n\nprocessor\t: 1\n" + flags + "\n")
                 path
-            let slow = MixedPrecision.SlowOnThisCpu(torch.CPU, cpuinfo "avx2" avx2)
+            let slow = MixedPrecision.SlowOnThisCpu(torch.CPU, "resnet1d-wang", cpuinfo "avx2" avx2)
             Expect.isNotNull slow "warned"
             Expect.stringContains slow "avx2" "names the file read"
             Expect.stringContains slow "--precision float32" "says what to do"
             Expect.stringContains slow "many times slower" "AVX2 only: emulation is many times slower"
-            let slowAvx512 = MixedPrecision.SlowOnThisCpu(torch.CPU, cpuinfo "avx512" avx512)
+            let slowAvx512 = MixedPrecision.SlowOnThisCpu(torch.CPU, "resnet1d-wang", cpuinfo "avx512" avx512)
             Expect.isNotNull slowAvx512 "warned with AVX-512 and no BF16"
             Expect.stringContains slowAvx512 "0.7x" "AVX-512 emulation: measured as slower, not many times"
             Expect.isFalse (slowAvx512.Contains "many times") "does not overstate AVX-512's emulation"
-            Expect.isNull (MixedPrecision.SlowOnThisCpu(torch.CPU, cpuinfo "bf16" (avx512 + " avx512_bf16"))) "no warning with BF16"
-            Expect.isNull (MixedPrecision.SlowOnThisCpu(torch.CPU, IO.Path.Combine(folder, "missing"))) "no warning without the file"
+            // AVX512-BF16 without AMX: measured to pay for inception1d only, so the ResNets are told, inception1d is not.
+            let bf16 = cpuinfo "bf16" (avx512 + " avx512_bf16")
+            let wangOnBf16 = MixedPrecision.SlowOnThisCpu(torch.CPU, "resnet1d-wang", bf16)
+            Expect.isNotNull wangOnBf16 "resnet1d-wang told on AVX512-BF16 without AMX"
+            Expect.stringContains wangOnBf16 "resnet1d-wang" "names the model"
+            Expect.stringContains wangOnBf16 "not amx_bf16" "says which flag is missing"
+            Expect.stringContains wangOnBf16 "bf16" "names the file read"
+            Expect.stringContains wangOnBf16 "--models resnet1d-wang --precisions float32,bfloat16" "says how to measure it here"
+            Expect.isFalse (wangOnBf16.Contains "emulates") "BF16 instructions are not emulation"
+            Expect.isNotNull (MixedPrecision.SlowOnThisCpu(torch.CPU, "xresnet1d101", bf16)) "xresnet1d101 told as well"
+            Expect.isNull (MixedPrecision.SlowOnThisCpu(torch.CPU, "inception1d", bf16)) "inception1d gains on AVX512-BF16: no warning"
+            let amx = cpuinfo "amx" (avx512 + " avx512_bf16 amx_bf16 amx_tile")
+            for model in [ "resnet1d-wang"; "xresnet1d101"; "inception1d" ] do
+                Expect.isNull (MixedPrecision.SlowOnThisCpu(torch.CPU, model, amx)) (model + ": no warning with AMX")
+            Expect.isNull (MixedPrecision.SlowOnThisCpu(torch.CPU, "resnet1d-wang", cpuinfo "amx-only" (avx512 + " amx_bf16"))) "AMX-BF16 alone: no warning"
+            Expect.isNull (MixedPrecision.SlowOnThisCpu(torch.CPU, "resnet1d-wang", IO.Path.Combine(folder, "missing"))) "no warning without the file"
             IO.Directory.Delete(folder, true)
         }
         test "a bfloat16 step hands back float32 gradients along float32 backward's, with the master's eval mode (no dropout)" {
