@@ -35,29 +35,38 @@ public class DatasetSettings : ArtifactsSettings
     public string? DatasetFile { get; init; }
 
     [CommandOption("-r|--rate <HZ>")]
-    [Description("Sampling rate of the processed dataset: 100 or 500.")]
-    [DefaultValue(100)]
-    public int SamplingRate { get; init; } = 100;
+    [Description("Sampling rate of the processed dataset: 100 or 500 (default: the session's rate where a stage reads a session, else 100).")]
+    public int? SamplingRate { get; init; }
 
-    public string DatasetPath => Path.GetFullPath(DatasetFile ?? Layout.ProcessedDataset(SamplingRate));
+    /// <summary>The dataset file of a stage that reads no session: --dataset, else the processed file at --rate (100 Hz unless given).</summary>
+    public string DatasetPath => PathFor(SamplingRate ?? 100);
+
+    /// <summary>The dataset file for a session: --dataset, else the processed file at --rate or, unless given, at the session's own rate.</summary>
+    public string DatasetPathFor(TrainingSession session) => PathFor(SamplingRate ?? (int)Math.Round(session.Manifest.SamplingRate));
+
+    private string PathFor(int rate) => Path.GetFullPath(DatasetFile ?? Layout.ProcessedDataset(rate));
 
     public override ValidationResult Validate() =>
-        SamplingRate is 100 or 500 ? ValidationResult.Success() : ValidationResult.Error("--rate must be 100 or 500.");
+        SamplingRate is null or 100 or 500 ? ValidationResult.Success() : ValidationResult.Error("--rate must be 100 or 500.");
 
     /// <summary>
     /// Reads the processed dataset, or says how to make it. With <paramref name="deferSignals"/> the signals are read
     /// only if a record is asked for (stages that may reuse saved embeddings; see ProcessedDatasetFile.Read).
     /// </summary>
-    public ProcessedDataset LoadDataset(bool deferSignals = false)
+    public ProcessedDataset LoadDataset(bool deferSignals = false) => Load(DatasetPath, deferSignals);
+
+    /// <summary>
+    /// The processed dataset as a session sees it: its task's records and labels, its leads (<see cref="TrainingData"/>),
+    /// read at the session's sampling rate unless --rate or --dataset says otherwise.
+    /// </summary>
+    public ProcessedDataset LoadDataset(TrainingSession session, bool deferSignals = false) => TrainingData.For(Load(DatasetPathFor(session), deferSignals), session);
+
+    private static ProcessedDataset Load(string path, bool deferSignals)
     {
-        var path = DatasetPath;
         if (!File.Exists(path))
             throw new UserError($"No processed dataset at {path}: run `ecg preprocess --data <PTB-XL folder>` first, or pass --dataset.");
         return ConsoleProgress.Status($"Reading {Path.GetFileName(path)}", () => ProcessedDatasetFile.Read(path, deferSignals));
     }
-
-    /// <summary>The processed dataset as a session sees it: its task's records and labels, its leads (<see cref="TrainingData"/>).</summary>
-    public ProcessedDataset LoadDataset(TrainingSession session, bool deferSignals = false) => TrainingData.For(LoadDataset(deferSignals), session);
 }
 
 /// <summary>Options of stages that run one session's weights on a dataset: --session, --weights.</summary>

@@ -99,11 +99,18 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var file = settings.LoadDataset();
         var resume = settings.Resume is null ? null : settings.OpenSession(settings.Resume);
-        var config = resume is null ? BuildConfig(settings, file) : null;
-        // The session's records, labels and leads: its task and leads applied to the file's dataset.
-        var dataset = resume is not null ? TrainingData.For(file, resume) : TrainingData.For(file, config!);
+        // The session's records, labels and leads: its task and leads applied to the file's dataset (a resumed
+        // session's file at its own rate unless --rate or --dataset says otherwise).
+        TrainingConfig? config = null;
+        ProcessedDataset dataset;
+        if (resume is not null) dataset = settings.LoadDataset(resume);
+        else
+        {
+            var file = settings.LoadDataset();
+            config = BuildConfig(settings, file);
+            dataset = TrainingData.For(file, config);
+        }
         if (resume is not null && settings.FromEpoch is int from && RollBack(resume, from) is { } rollback)
             AnsiConsole.WriteLine($"Went back from epoch {rollback.FromEpoch} to epoch {rollback.ToEpoch}" +
                                   (rollback.DamagedFiles.Length > 0 ? $" (damaged: {string.Join(", ", rollback.DamagedFiles)})" : "") +

@@ -431,6 +431,39 @@ let tests =
             Expect.equal (ecgIn work [ "ensemble"; "--sessions"; "1,2"; "--stack"; "--choose" ]).ExitCode 2 "one way to choose at a time"
         }
 
+        test "500 Hz input end to end: preprocess --rate 500, train, evaluate, predict a 500 Hz record; a 100 Hz record is refused" {
+            let folder =
+                match Environment.GetEnvironmentVariable "PTBXL_SAMPLE_500HZ_DIR" with
+                | null | "" -> Path.GetFullPath(Path.Combine(repositoryRoot, "..", "shared", "ptbxl-sample-500hz"))
+                | given -> given
+            if not (File.Exists(Path.Combine(folder, "ptbxl_database.csv"))) then
+                failwithf "The 500 Hz PTB-XL sample is missing: expected %s (set PTBXL_SAMPLE_500HZ_DIR to its folder)." folder
+            let work = tempFolder "rate500"
+            expectOk (ecgIn work [ "preprocess"; "--data"; folder; "--rate"; "500" ])
+            Expect.isTrue (File.Exists(Path.Combine(work, "artifacts", "processed", "ptbxl_500hz.npz"))) "the 500 Hz file"
+            let train = ecgIn work [ "train"; "--rate"; "500"; "--model"; "xresnet1d18"; "--epochs"; "1"; "--batch-size"; "32"; "--seed"; "1" ]
+            expectOk train
+            use config = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(work, "artifacts", "training_sessions", "session_1", "config.json")))
+            let recipe = config.RootElement.GetProperty "config"
+            let field (name: string) = recipe.GetProperty(name).GetInt32()
+            // The preset's 2.5 s crops and windows at 1.25 s stride, in 500 Hz samples.
+            Expect.equal (field "crop_length", field "eval_window", field "eval_stride") (1250, 1250, 625) "2.5 s at 500 Hz"
+            Expect.stringContains (config.RootElement.GetProperty("data_file").GetString()) "ptbxl_500hz.npz" "trained on the 500 Hz file"
+            // Later stages read the session's own rate's file without being told; --rate still overrides it.
+            let evaluation = ecgIn work [ "evaluate"; "--session"; "1"; "--bootstrap"; "0" ]
+            expectOk evaluation
+            Expect.stringContains evaluation.Output "macro" "a macro AUC"
+            let other = ecgIn work [ "evaluate"; "--session"; "1"; "--bootstrap"; "0"; "--rate"; "100" ]
+            Expect.equal other.ExitCode 1 "no 100 Hz file here"
+            Expect.stringContains other.Output "ptbxl_100hz.npz" "names the file it looked for"
+            let predicted = ecgIn work [ "predict"; Path.Combine(folder, "records500", "00000", "00001_hr"); "--session"; "1" ]
+            expectOk predicted
+            Expect.stringContains predicted.Output "00001_hr" "the 500 Hz record scored"
+            let low = ecgIn work [ "predict"; Path.Combine(folder, "records100", "00000", "00001_lr"); "--session"; "1" ]
+            Expect.equal low.ExitCode 1 "a 100 Hz record for a 500 Hz session"
+            Expect.stringContains low.Output "sampled at 100 Hz; session 1 takes 500 Hz" "names the record's rate and the session's"
+        }
+
         test "synth writes a PTB-XL-shaped folder that preprocesses with zero failures, deterministically" {
             let work = tempFolder "synth"
             let first = ecgIn work [ "synth"; "first"; "--records"; "120"; "--seed"; "5" ]
