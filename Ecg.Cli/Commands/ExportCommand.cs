@@ -8,14 +8,8 @@ namespace Ecg.Cli.Commands;
 /// <summary>`ecg export`: a session's weights as an ONNX model (scores a record on its own) or as safetensors for PyTorch.</summary>
 public sealed class ExportCommand : Command<ExportCommand.Settings>
 {
-    public sealed class Settings : DatasetSettings
+    public sealed class Settings : SessionWeightsSettings
     {
-        [CommandOption("-s|--session <N>")] [Description("Training session number, or latest.")]
-        [DefaultValue("latest")]
-        public string Session { get; init; } = "latest";
-        [CommandOption("-w|--weights <WHICH>")] [Description("Weights: " + WeightsChoice.Accepted + ".")]
-        [DefaultValue("best")]
-        public string Weights { get; init; } = "best";
         [CommandOption("-f|--format <FORMAT>")]
         [Description("onnx (BatchNorm folded, dropout removed, standardisation, window and class names in the metadata), onnx-int8 (that graph with its convolutions quantized to int8, calibrated on 256 of the session's training records) or safetensors (PyTorch-style names; docs/export.md).")]
         [DefaultValue("onnx")]
@@ -23,13 +17,17 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
         [CommandOption("-o|--output <FILE>")] [Description("Output file (default: <session>/export/model_<weights>.onnx, _int8.onnx or .safetensors).")]
         public string? Output { get; init; }
 
-        public override ValidationResult Validate() => Check(() => { WeightsChoice.Parse(Weights); ExportChoices.ParseFormat(Format); });
+        public override ValidationResult Validate()
+        {
+            var result = base.Validate();
+            return result.Successful ? Check(() => ExportChoices.ParseFormat(Format)) : result;
+        }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var session = settings.OpenSession(settings.Session);
-        var (path, summary) = ModelExport.Run(session, WeightsChoice.Parse(settings.Weights), ExportChoices.ParseFormat(settings.Format), settings.Output,
+        var (path, summary) = ModelExport.Run(session, settings.WeightsChoice, ExportChoices.ParseFormat(settings.Format), settings.Output,
                                               () => settings.LoadDataset(session));
         AnsiConsole.WriteLine(summary);
         AnsiConsole.WriteLine($"written: {path}");

@@ -75,7 +75,10 @@ let tests =
                                      [ "evaluate"; "--split"; "tset" ], "--split 'tset': use one of train, validation, test, all"
                                      [ "evaluate"; "--weights"; "final" ], "--weights 'final': use best, an epoch number"
                                      [ "train"; "--lr"; "abc" ], "--lr 'abc': expected a number"
-                                     [ "evaluate"; "--bootstrap"; "many" ], "--bootstrap 'many': expected a whole number" ] do
+                                     [ "evaluate"; "--bootstrap"; "many" ], "--bootstrap 'many': expected a whole number"
+                                     [ "export"; "--rate"; "250" ], "--rate must be 100 or 500"
+                                     [ "export"; "--format"; "pt" ], "--format 'pt': use one of onnx, safetensors, onnx-int8"
+                                     [ "export"; "--weights"; "final" ], "--weights 'final': use best, an epoch number" ] do
                 let r = ecgIn work arguments
                 Expect.equal r.ExitCode 2 (sprintf "%A: a bad command line" arguments)
                 Expect.stringContains r.Output says (sprintf "%A: says what the option takes" arguments)
