@@ -17,17 +17,19 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
         [CommandOption("-o|--output <FILE>")] [Description("Output file (default: <session>/export/model_<weights>.onnx, _int8.onnx or .safetensors).")]
         public string? Output { get; init; }
 
+        public ExportFormat ExportFormat => ExportChoices.ParseFormat(Format);
+
         public override ValidationResult Validate()
         {
             var result = base.Validate();
-            return result.Successful ? Check(() => ExportChoices.ParseFormat(Format)) : result;
+            return result.Successful ? Check(() => _ = ExportFormat) : result;
         }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var session = settings.OpenSession(settings.Session);
-        var (path, summary) = ModelExport.Run(session, settings.WeightsChoice, ExportChoices.ParseFormat(settings.Format), settings.Output,
+        var (path, summary) = ModelExport.Run(session, settings.WeightsChoice, settings.ExportFormat, settings.Output,
                                               () => settings.LoadDataset(session));
         AnsiConsole.WriteLine(summary);
         AnsiConsole.WriteLine($"written: {path}");
